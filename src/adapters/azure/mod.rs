@@ -1,0 +1,3 @@
+//! Azure adapters: identity, Resource Manager providers, Key Vault, Service Bus, Blob state.
+
+pub mod http;

@@ -1,0 +1,117 @@
+//! `keyrelay.step/v1`, `keyrelay.ack/v1`, `keyrelay.heartbeat/v1`.
+//!
+//! Every message carries its schema name in a `schema` field; a message with any other schema
+//! name is refused instead of being half-understood. Unknown fields are refused too, so a
+//! typo in a consumer's ack is an error it sees rather than a silently dropped field.
+
+use crate::domain::{ConsumerId, CredentialName, Nonce, RotationId, SecretId, SecretVersion, Slot};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const STEP_SCHEMA: &str = "keyrelay.step/v1";
+pub const ACK_SCHEMA: &str = "keyrelay.ack/v1";
+pub const HEARTBEAT_SCHEMA: &str = "keyrelay.heartbeat/v1";
+
+/// The reload instruction for one consumer. It names the secret version to load, never the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Step {
+    pub schema: String,
+    pub rotation_id: RotationId,
+    pub credential: CredentialName,
+    pub consumer: ConsumerId,
+    pub secret_id: SecretId,
+    pub slot: Slot,
+    pub attempt: u32,
+    pub deadline: DateTime<Utc>,
+    pub nonce: Nonce,
+}
+
+impl Step {
+    /// Service Bus MessageId: `rotation/consumer/attempt`, so duplicate detection drops a
+    /// re-sent step and a consumer can de-duplicate on it too.
+    pub fn message_id(&self) -> String {
+        format!("{}/{}/{}", self.rotation_id, self.consumer, self.attempt)
+    }
+}
+
+/// A consumer's answer to a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Ack {
+    pub schema: String,
+    pub rotation_id: RotationId,
+    pub consumer: ConsumerId,
+    pub version: SecretVersion,
+    pub healthy: bool,
+    /// A short, human-readable detail ("redis PING ok in 3 ms", "probe failed: ..."). Capped
+    /// by the parser; it must never contain the key.
+    #[serde(default)]
+    pub detail: String,
+    pub proof: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<Nonce>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// "I am running with this version" — the inventory the guard and operators use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Heartbeat {
+    pub schema: String,
+    pub consumer: ConsumerId,
+    pub credential: CredentialName,
+    pub version: SecretVersion,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<Slot>,
+    pub at: DateTime<Utc>,
+}
+
+/// Longest detail kept from an ack; longer ones are cut (they go into evidence and logs).
+pub const MAX_DETAIL: usize = 500;
+
+macro_rules! parse_with_schema {
+    ($ty:ident, $schema:ident) => {
+        impl $ty {
+            /// Parses a message body and checks its schema name.
+            pub fn from_json(body: &[u8]) -> Result<$ty, String> {
+                let v: serde_json::Value =
+                    serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+                match v.get("schema").and_then(|s| s.as_str()) {
+                    Some(s) if s == $schema => {}
+                    Some(other) => return Err(format!("unknown message schema {other:?}; expected {:?}", $schema)),
+                    None => return Err(format!("no \"schema\" field; expected {:?}", $schema)),
+                }
+                serde_json::from_value(v).map_err(|e| format!("not a valid {}: {e}", $schema))
+            }
+        }
+    };
+}
+
+parse_with_schema!(Step, STEP_SCHEMA);
+parse_with_schema!(Ack, ACK_SCHEMA);
+parse_with_schema!(Heartbeat, HEARTBEAT_SCHEMA);
+
+impl Ack {
+    /// The detail as kept in evidence: trimmed to [`MAX_DETAIL`] characters.
+    pub fn bounded_detail(&self) -> String {
+        self.detail.chars().take(MAX_DETAIL).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_unknown_schema_and_fields() {
+        let ok = r#"{"schema":"keyrelay.ack/v1","rotationId":"r1","consumer":"c1","version":"v1","healthy":true,"proof":"00"}"#;
+        assert!(Ack::from_json(ok.as_bytes()).is_ok());
+        let wrong = ok.replace("ack/v1", "ack/v9");
+        assert!(Ack::from_json(wrong.as_bytes()).unwrap_err().contains("unknown message schema"));
+        let extra = ok.replace("\"healthy\"", "\"extra\":1,\"healthy\"");
+        assert!(Ack::from_json(extra.as_bytes()).is_err());
+        assert!(Ack::from_json(b"nope").unwrap_err().contains("not JSON"));
+    }
+}

@@ -1,0 +1,1 @@
+//! The programs around the core: the Functions custom handler, the CLI, the consumer agent.

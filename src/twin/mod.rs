@@ -1,0 +1,15 @@
+//! The local Azure twin: HTTPS servers on 127.0.0.1 that answer the way Azure does (the
+//! official example payloads in `shared/fixtures`), so the production clients can be run
+//! unchanged with no Azure account. The demo and the tests use it.
+//!
+//! Clients reach it only through two settings any deployment has too: extra trusted roots and
+//! host-name overrides ([`crate::adapters::azure::http::HttpOptions`]). There is no plain-http
+//! or test-only branch in the clients.
+
+pub mod identity;
+pub mod server;
+pub mod tls;
+
+pub use identity::IdentityTwin;
+pub use server::TlsServer;
+pub use tls::TestCa;

@@ -1,0 +1,58 @@
+//! Serving an axum router over TLS (or plain HTTP, for the managed-identity endpoint, which is
+//! plain HTTP in Azure too) on 127.0.0.1 with a port the OS picks.
+
+use super::TestCa;
+use axum::Router;
+use axum_server::tls_rustls::RustlsConfig;
+use axum_server::Handle;
+use std::net::SocketAddr;
+
+/// A running twin server. Dropping it shuts the server down.
+pub struct TlsServer {
+    pub addr: SocketAddr,
+    handle: Handle,
+}
+
+impl TlsServer {
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+    }
+}
+
+fn loopback_listener() -> anyhow::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// Serves `router` over HTTPS with the twin's certificate.
+pub async fn serve_tls(router: Router, ca: &TestCa) -> anyhow::Result<TlsServer> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let config = RustlsConfig::from_pem(ca.server_cert_pem.clone().into_bytes(), ca.server_key_pem.clone().into_bytes()).await?;
+    let listener = loopback_listener()?;
+    let addr = listener.local_addr()?;
+    let handle = Handle::new();
+    let server = axum_server::from_tcp_rustls(listener, config).handle(handle.clone());
+    tokio::spawn(async move {
+        let _ = server.serve(router.into_make_service()).await;
+    });
+    Ok(TlsServer { addr, handle })
+}
+
+/// Serves `router` over plain HTTP on loopback.
+pub async fn serve_plain(router: Router) -> anyhow::Result<TlsServer> {
+    let listener = loopback_listener()?;
+    let addr = listener.local_addr()?;
+    let handle = Handle::new();
+    let server = axum_server::from_tcp(listener).handle(handle.clone());
+    tokio::spawn(async move {
+        let _ = server.serve(router.into_make_service()).await;
+    });
+    Ok(TlsServer { addr, handle })
+}
