@@ -5,12 +5,14 @@
 //! actions into port calls and their results back into events.
 
 mod clock;
+mod command_queue;
 mod key_provider;
 mod rotation_store;
 mod secret_store;
 mod step_bus;
 
 pub use clock::{Clock, SystemClock};
+pub use command_queue::{CommandQueue, QueuedCommand};
 pub use key_provider::{KeyAuthStatus, KeyProvider, ProviderError, RegenerateOutcome, UsageEvidence};
 pub use rotation_store::{HeartbeatRecord, RotationFilter, RotationStore, StoreError, StoredRotation, Version};
 pub use secret_store::{PublishRequest, SecretRef, SecretStore, SecretStoreError, VersionInfo};
