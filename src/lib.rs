@@ -11,6 +11,7 @@
 pub mod adapters;
 pub mod core;
 pub mod domain;
+pub mod driver;
 pub mod ports;
 pub mod protocol;
 pub mod shells;

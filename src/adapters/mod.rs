@@ -1,3 +1,4 @@
 //! Implementations of the ports.
 
 pub mod azure;
+pub mod memory;

@@ -1,7 +1,6 @@
 use crate::domain::{ConsumerId, SecretValue, SecretVersion, Slot};
 use crate::ports::{KeyAuthStatus, UsageEvidence};
 use crate::protocol::{Ack, Heartbeat};
-use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 /// What the guard phase learned from the outside world (gathered by the driver).
@@ -65,7 +64,4 @@ pub enum Event {
     Operator(OperatorCommand),
     /// When the driver could not finish the guard gathering (e.g. Key Vault down).
     GuardFailed { detail: String, transient: bool },
-    /// Only used for the timestamp in timelines and tests.
-    #[doc(hidden)]
-    Noop(DateTime<Utc>),
 }
