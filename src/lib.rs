@@ -12,6 +12,7 @@ pub mod adapters;
 pub mod core;
 pub mod domain;
 pub mod driver;
+pub mod evidence;
 pub mod ports;
 pub mod protocol;
 pub mod shells;

@@ -153,7 +153,10 @@ impl Transition {
         self.r.transient_failures = 0;
         self.r.retry_at = None;
         self.r.operation = None;
-        self.note(format!("entered {}", phase.name()));
+        match &phase {
+            Phase::Reload { wave } => self.note(format!("entered reload of wave {wave}")),
+            other => self.note(format!("entered {}", other.name())),
+        }
         match phase {
             Phase::Guard => self.emit_leased(Action::EvaluateGuards),
             Phase::RegenerateStandby | Phase::Retire | Phase::Publish | Phase::RollbackPublish | Phase::UsageGuard { .. } => {

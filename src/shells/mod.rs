@@ -1,1 +1,3 @@
 //! The programs around the core: the Functions custom handler, the CLI, the consumer agent.
+
+pub mod demo;
