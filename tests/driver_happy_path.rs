@@ -99,3 +99,45 @@ async fn a_full_rotation_retires_the_old_key_only_after_every_ack() {
     assert_eq!(current.slot, Some(Slot::Secondary));
     assert_eq!(value, provider.value(Slot::Secondary));
 }
+
+#[tokio::test]
+async fn dry_run_names_the_slot_and_waves_and_changes_nothing() {
+    let secret = SecretRef { vault: "kv.vault.azure.net".into(), name: "k".into() };
+    let provider = Arc::new(MemoryProvider::new("dry"));
+    let secrets = Arc::new(MemorySecrets::new());
+    let clock = Arc::new(FixedClock(Mutex::new("2026-01-01T00:00:00Z".parse().unwrap())));
+    secrets.seed(&secret, provider.value(Slot::Secondary), None, clock.now());
+    let store = Arc::new(MemoryStore::new());
+    let driver = Driver {
+        store: store.clone(),
+        secrets,
+        steps: Arc::new(MemoryBus::new()),
+        providers: Arc::new(One(provider.clone())),
+        clock,
+        entropy: Arc::new(Counter(Mutex::new(0))),
+    };
+    let plan = Plan {
+        credential: CredentialName::parse("dry").unwrap(),
+        provider: "memory".into(),
+        resource_id: "/memory/dry".into(),
+        secret,
+        content_type: "text/plain".into(),
+        validity: HumanDuration::parse("60d").unwrap(),
+        consumers: vec![
+            PlannedConsumer { id: ConsumerId::parse("b").unwrap(), wave: Wave::parse(2).unwrap(), ack_deadline: HumanDuration::parse("5m").unwrap() },
+            PlannedConsumer { id: ConsumerId::parse("a").unwrap(), wave: Wave::parse(1).unwrap(), ack_deadline: HumanDuration::parse("5m").unwrap() },
+        ],
+        soak: HumanDuration::ZERO,
+        usage_guard: false,
+        initial_active_slot: None,
+        timing: Timing::default(),
+    };
+    let dry = driver.dry_run(&plan).await.unwrap();
+    // No slot tag: the value decides — the secret holds the secondary key.
+    assert_eq!(dry.active_slot, Some(Slot::Secondary));
+    assert_eq!(dry.regenerate_slot, Some(Slot::Primary));
+    assert_eq!(dry.blocked_by, None);
+    assert_eq!(dry.waves.iter().map(|w| w.consumers[0].id.as_str()).collect::<Vec<_>>(), vec!["a", "b"]);
+    assert!(provider.regenerations().is_empty());
+    assert!(driver.store.in_flight(&plan.credential).await.unwrap().is_none());
+}

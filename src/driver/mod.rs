@@ -7,8 +7,11 @@
 //! every action is safe to repeat (I4). A stale write (another instance got there first) is
 //! answered by reloading and re-applying the same event to the fresh record (I3).
 
+mod dry_run;
 mod guard;
 mod perform;
+
+pub use dry_run::{DryRun, DryRunConsumer, DryRunWave};
 
 use crate::core::{self, Event, Outcome, Plan, Rotation, Trigger, Verdict};
 use crate::domain::{RotationId, SecretValue};
