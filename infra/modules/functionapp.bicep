@@ -109,6 +109,28 @@ var premiumSettings = {
   WEBSITE_RUN_FROM_PACKAGE: '1'
 }
 
+// Flex Consumption: the runtime (a custom handler), scale limits, and where the package lives
+// (a blob container the app reads with its own identity).
+var flexConfig = {
+  deployment: {
+    storage: {
+      type: 'blobContainer'
+      value: deploymentContainerUrl
+      authentication: {
+        type: 'SystemAssignedIdentity'
+      }
+    }
+  }
+  scaleAndConcurrency: {
+    maximumInstanceCount: flexMaximumInstanceCount
+    instanceMemoryMB: flexInstanceMemoryMB
+  }
+  runtime: {
+    name: 'custom'
+    version: '1.0'
+  }
+}
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: 'plan-${name}'
   location: location
@@ -145,25 +167,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       ftpsState: 'Disabled'
       http20Enabled: true
     }
-    functionAppConfig: isFlex ? {
-      deployment: {
-        storage: {
-          type: 'blobContainer'
-          value: deploymentContainerUrl
-          authentication: {
-            type: 'SystemAssignedIdentity'
-          }
-        }
-      }
-      scaleAndConcurrency: {
-        maximumInstanceCount: flexMaximumInstanceCount
-        instanceMemoryMB: flexInstanceMemoryMB
-      }
-      runtime: {
-        name: 'custom'
-        version: '1.0'
-      }
-    } : null
+    functionAppConfig: isFlex ? flexConfig : null
   }
 }
 
