@@ -119,6 +119,7 @@ async fn selfhosted_rotates_twice_over_tls_under_live_traffic_with_zero_failures
         assert!(!record.contains(in_use.password.expose()) && !record.contains(p1.expose()));
     }
     let (requests, failures) = traffic.finish(&consumers).await;
+    eprintln!("live traffic: {requests} requests, {failures} failed");
     assert!(requests > 50, "too little traffic to mean anything: {requests}");
     assert_eq!(failures, 0, "{failures} of {requests} requests failed");
     // Both original passwords are gone.

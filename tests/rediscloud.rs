@@ -109,6 +109,7 @@ async fn alternating_users_rotate_both_slots_under_live_traffic_through_every_fa
         assert!(!format!("{done:?}").contains(cred.password.expose()), "a password leaked into the rotation record");
     }
     let (requests, failures) = traffic.finish(&consumers).await;
+    eprintln!("live traffic: {requests} requests, {failures} failed");
     assert!(requests > 50, "too little traffic: {requests}");
     assert_eq!(failures, 0, "{failures} of {requests} requests failed");
     assert!(!cloud.redis.can_login("app-a", &old_a).await, "the first password of app-a must be retired");
