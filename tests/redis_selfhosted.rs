@@ -24,6 +24,9 @@ async fn twin_server_sets_two_passwords_and_drops_one() {
     assert!(server.can_login("app", &p2).await);
     let pong: String = redis::cmd("PING").query_async(&mut held).await.unwrap();
     assert_eq!(pong, "PONG");
+    // ... until the admin drops it.
+    assert_eq!(server.disconnect_user("app").await.unwrap(), 1);
+    assert!(redis::cmd("PING").query_async::<String>(&mut held).await.is_err());
 
     // The default user is off unless asked for.
     assert!(!server.can_login("default", &SecretValue::new("")).await);
