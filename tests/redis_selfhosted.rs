@@ -24,6 +24,9 @@ async fn twin_server_sets_two_passwords_and_drops_one() {
     assert!(server.can_login("app", &p2).await);
     let pong: String = redis::cmd("PING").query_async(&mut held).await.unwrap();
     assert_eq!(pong, "PONG");
+    // ... until the admin drops it.
+    assert_eq!(server.disconnect_user("app").await.unwrap(), 1);
+    assert!(redis::cmd("PING").query_async::<String>(&mut held).await.is_err());
 
     // The default user is off unless asked for.
     assert!(!server.can_login("default", &SecretValue::new("")).await);
@@ -47,12 +50,16 @@ async fn twin_server_speaks_tls_with_the_test_ca_only() {
     assert!(plain.connect("app", &pw).await.is_err(), "the TLS port must not answer plain TCP");
 }
 
+/// A `requirepass`-style server: the default user with one password.
+async fn requirepass_server() -> (RedisServer, SecretValue) {
+    let pw = strong_password();
+    let options = RedisServerOptions { requirepass: Some(pw.clone()), ..Default::default() };
+    (RedisServer::start_with(options).await.unwrap(), pw)
+}
+
 #[tokio::test]
 async fn twin_server_requirepass_and_drop_kills_it() {
-    let pw = strong_password();
-    let server = RedisServer::start_with(RedisServerOptions { requirepass: Some(pw.clone()), ..Default::default() })
-        .await
-        .unwrap();
+    let (server, pw) = requirepass_server().await;
     assert!(server.can_login("default", &pw).await);
     let endpoint = server.endpoint();
     let log = server.log_path();
@@ -68,7 +75,7 @@ use keyrelay::core::Phase;
 use keyrelay::domain::Slot;
 use keyrelay::ports::SecretRef;
 use std::sync::Arc;
-use support::redis::{plan, Harness, LiveConsumer, Traffic};
+use support::redis::{after_requests, plan, Harness, LiveConsumer, Traffic};
 
 fn kv(name: &str) -> SecretRef {
     SecretRef { vault: "kv.vault.azure.net".into(), name: name.into() }
@@ -105,6 +112,7 @@ async fn selfhosted_rotates_twice_over_tls_under_live_traffic_with_zero_failures
     let the_plan = plan("app-redis", "redis-selfhosted", &kv("redis-app"), &[("canary", 1), ("web", 2), ("api", 2)]);
 
     for round in 0..2 {
+        after_requests(&consumers, 20 * (round as u64 + 1)).await;
         let rotation = harness.start(the_plan.clone()).await;
         let done = harness.run(&rotation, &consumers).await;
         assert_eq!(done.phase, Phase::Completed, "round {round}: {:#?}", done.timeline);
@@ -118,8 +126,10 @@ async fn selfhosted_rotates_twice_over_tls_under_live_traffic_with_zero_failures
         let record = format!("{done:?}");
         assert!(!record.contains(in_use.password.expose()) && !record.contains(p1.expose()));
     }
+    after_requests(&consumers, 60).await;
     let (requests, failures) = traffic.finish(&consumers).await;
-    assert!(requests > 50, "too little traffic to mean anything: {requests}");
+    eprintln!("live traffic: {requests} requests, {failures} failed");
+    assert!(requests >= 180, "too little traffic to mean anything: {requests}");
     assert_eq!(failures, 0, "{failures} of {requests} requests failed");
     // Both original passwords are gone.
     assert!(!server.can_login("app", &p1).await);
@@ -128,10 +138,7 @@ async fn selfhosted_rotates_twice_over_tls_under_live_traffic_with_zero_failures
 
 #[tokio::test]
 async fn selfhosted_refuses_requirepass_setups_and_drifted_passwords() {
-    let pw = strong_password();
-    let server = RedisServer::start_with(RedisServerOptions { requirepass: Some(pw.clone()), ..Default::default() })
-        .await
-        .unwrap();
+    let (server, pw) = requirepass_server().await;
     let secrets = Arc::new(MemorySecrets::new());
     let config = SelfHostedConfig { user: "default".into(), ..selfhosted_config(&server) };
     let err = SelfHostedProvider::new(config, secrets.clone()).err().expect("requirepass must be refused");

@@ -15,7 +15,7 @@ use keyrelay::ports::{KeyProvider, ProviderError, RegenerateOutcome, SecretRef};
 use keyrelay::twin::{RedisCloudTwin, RedisServer, TestCa};
 use serde_json::json;
 use std::sync::Arc;
-use support::redis::{plan, stall_reason, Harness, LiveConsumer, Reloads, Traffic};
+use support::redis::{after_requests, plan, stall_reason, Harness, LiveConsumer, Reloads, Traffic};
 
 fn kv(name: &str) -> SecretRef {
     SecretRef { vault: "kv.vault.azure.net".into(), name: name.into() }
@@ -95,6 +95,7 @@ async fn alternating_users_rotate_both_slots_under_live_traffic_through_every_fa
     let old_a = UserPassword::parse(&cloud.initial).unwrap().password;
 
     for (round, (slot, user)) in [(Slot::Secondary, "app-b"), (Slot::Primary, "app-a")].into_iter().enumerate() {
+        after_requests(&consumers, 20 * (round as u64 + 1)).await;
         let rotation = harness.start(the_plan.clone()).await;
         let done = harness.run(&rotation, &consumers).await;
         assert_eq!(done.phase, Phase::Completed, "round {round}: {:#?}", done.timeline);
@@ -108,8 +109,10 @@ async fn alternating_users_rotate_both_slots_under_live_traffic_through_every_fa
         }
         assert!(!format!("{done:?}").contains(cred.password.expose()), "a password leaked into the rotation record");
     }
+    after_requests(&consumers, 60).await;
     let (requests, failures) = traffic.finish(&consumers).await;
-    assert!(requests > 50, "too little traffic: {requests}");
+    eprintln!("live traffic: {requests} requests, {failures} failed");
+    assert!(requests >= 180, "too little traffic: {requests}");
     assert_eq!(failures, 0, "{failures} of {requests} requests failed");
     assert!(!cloud.redis.can_login("app-a", &old_a).await, "the first password of app-a must be retired");
     let log = cloud.twin.requests();

@@ -181,6 +181,14 @@ impl RedisServer {
         Ok(())
     }
 
+    /// Drops every connection signed in as `name` (`CLIENT KILL USER`), e.g. to show that a
+    /// consumer really reconnects with the credential it holds. Returns how many were closed.
+    pub async fn disconnect_user(&self, name: &str) -> anyhow::Result<i64> {
+        let mut conn = self.admin_connection().await?;
+        let killed: i64 = ::redis::cmd("CLIENT").arg("KILL").arg("USER").arg(name).query_async(&mut conn).await?;
+        Ok(killed)
+    }
+
     /// The SHA-256 hashes (hex) of the passwords of `name`, as `ACL GETUSER` reports them.
     pub async fn password_hashes(&self, name: &str) -> anyhow::Result<Vec<String>> {
         let mut conn = self.admin_connection().await?;

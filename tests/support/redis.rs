@@ -230,3 +230,13 @@ pub fn stall_reason(r: &Rotation) -> String {
     assert!(matches!(r.phase, Phase::Stalled { .. }), "expected a stall: {:#?}", r.timeline);
     r.stall.as_ref().map(|s| s.reason.clone()).unwrap_or_default()
 }
+
+/// Waits until every consumer has sent at least `n` requests, so each phase of a rotation
+/// happens under traffic that has really been flowing.
+pub async fn after_requests(consumers: &[Arc<LiveConsumer>], n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while consumers.iter().any(|c| c.requests.load(Ordering::SeqCst) < n) {
+        assert!(Instant::now() < deadline, "consumers did not reach {n} requests");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
