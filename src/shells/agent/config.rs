@@ -368,12 +368,9 @@ fn error_at(text: &str, origin: &str, at: usize, why: &str) -> ConfigError {
     let column = before[line_start..].chars().count() + 1;
     let this_line = text[line_start..].lines().next().unwrap_or("");
     let key = this_line.split_once('=').map(|(k, _)| k.trim()).filter(|k| !k.is_empty() && !k.starts_with('['));
-    let table = before
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.starts_with('['))
-        .or_else(|| Some(this_line.trim()).filter(|l| l.starts_with('[')));
+    let table = Some(this_line.trim())
+        .filter(|l| l.starts_with('['))
+        .or_else(|| before.lines().rev().map(str::trim).find(|l| l.starts_with('[')));
     let field = match (table, key) {
         (Some(t), Some(k)) => format!("{t} {k}: "),
         (None, Some(k)) => format!("{k}: "),
