@@ -7,9 +7,13 @@
 //! or test-only branch in the clients.
 
 pub mod identity;
+pub mod redis_server;
+pub mod rediscloud;
 pub mod server;
 pub mod tls;
 
 pub use identity::IdentityTwin;
+pub use redis_server::{RedisServer, RedisServerOptions};
+pub use rediscloud::RedisCloudTwin;
 pub use server::TlsServer;
 pub use tls::TestCa;

@@ -1,0 +1,4 @@
+//! Helpers shared by integration tests; one file per topic.
+#![allow(dead_code)]
+
+pub mod redis;
