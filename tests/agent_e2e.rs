@@ -1,0 +1,190 @@
+//! The agent end to end with a real redis-server and keyrelay's driver: a rotation of a
+//! self-hosted Redis ACL user publishes a new version, the agent receives its step, reloads
+//! (file hook), probes Redis over TLS with the new key, acks, and the driver accepts the ack
+//! and completes the rotation. A broken reload and a failing probe ack unhealthy with a
+//! detail saying what failed, and keyrelay stalls on it; a forged ack is rejected.
+//!
+//! Key Vault and the bus are the in-memory ports here (the same ones the driver tests use);
+//! the agent reads through the `SecretStore` port, as it does with the Key Vault adapter.
+
+mod support;
+
+use keyrelay::adapters::memory::MemorySecrets;
+use keyrelay::adapters::redis::{strong_password, SelfHostedConfig, SelfHostedProvider, Staging, UserPassword};
+use keyrelay::core::{Phase, Rotation, Verdict};
+use keyrelay::domain::{SecretValue, Slot};
+use keyrelay::ports::{SecretRef, SystemClock};
+use keyrelay::protocol::proof_for;
+use keyrelay::shells::agent::reload::HookContext;
+use keyrelay::shells::agent::{Agent, AgentConfig, HookReloader, Processed, Transport};
+use keyrelay::twin::{RedisServer, TestCa};
+use std::sync::Arc;
+use support::agent::{MemoryAcks, MemorySteps};
+use support::redis::{plan, Harness};
+
+fn kv(name: &str) -> SecretRef {
+    SecretRef { vault: "kv.vault.azure.net".into(), name: name.into() }
+}
+
+/// A TLS redis-server whose ACL user `app` has two passwords, Key Vault seeded with the admin
+/// credential and the current app credential, and keyrelay's driver with the self-hosted
+/// Redis provider.
+struct Setup {
+    _ca_dir: tempfile::TempDir,
+    ca_file: std::path::PathBuf,
+    server: RedisServer,
+    secrets: Arc<MemorySecrets>,
+    harness: Harness,
+}
+
+async fn setup() -> Setup {
+    let ca = TestCa::generate().unwrap();
+    let ca_dir = tempfile::tempdir().unwrap();
+    let ca_file = ca_dir.path().join("ca.pem");
+    ca.write_ca(&ca_file).unwrap();
+    let server = RedisServer::start_tls(&ca).await.unwrap();
+    server.set_user_passwords("app", &[strong_password(), strong_password()]).await.unwrap();
+    let current = strong_password();
+    server.set_user_passwords("app", &[current.clone(), strong_password()]).await.unwrap();
+    let secrets = Arc::new(MemorySecrets::new());
+    let (admin, admin_pw) = server.admin();
+    let now = chrono::Utc::now();
+    secrets.seed(&kv("redis-admin"), UserPassword::new(&admin, admin_pw).to_secret(), None, now);
+    secrets.seed(&kv("redis-app"), UserPassword::new("app", current).to_secret(), Some(Slot::Primary), now);
+    let config = SelfHostedConfig {
+        endpoint: server.endpoint(),
+        user: "app".into(),
+        admin_secret: kv("redis-admin"),
+        secret: kv("redis-app"),
+        staging: Staging::default_ref(&kv("redis-app")),
+    };
+    let provider = Arc::new(SelfHostedProvider::new(config, secrets.clone()).unwrap());
+    let harness = Harness::new(secrets.clone(), provider);
+    Setup { _ca_dir: ca_dir, ca_file, server, secrets, harness }
+}
+
+/// An agent for consumer `web` from a TOML configuration with the given hooks and probes.
+fn agent(s: &Setup, hooks_and_probes: &str) -> (Agent, Arc<MemorySteps>, Arc<MemoryAcks>) {
+    let text = format!(
+        "consumer = \"web\"\n[service_bus]\nnamespace = \"contoso.servicebus.windows.net\"\n\
+         [[credential]]\nname = \"app-redis\"\nvault = \"kv.vault.azure.net\"\nsecret = \"redis-app\"\n{hooks_and_probes}"
+    );
+    let config = AgentConfig::parse(&text, "agent.toml").unwrap_or_else(|e| panic!("{e}"));
+    let steps = Arc::new(MemorySteps::default());
+    let acks = Arc::new(MemoryAcks::default());
+    let transport = Transport { steps: steps.clone(), secrets: s.secrets.clone(), acks: acks.clone() };
+    let context = HookContext {
+        http: keyrelay::adapters::azure::http::HttpOptions::default().client().unwrap(),
+        arm: None,
+        arm_endpoint: "https://management.azure.com".into(),
+    };
+    let reloader = Arc::new(HookReloader::new(&config.credentials, context));
+    (Agent::new(config.identity(), transport, reloader, Arc::new(SystemClock), config.tuning()), steps, acks)
+}
+
+fn redis_probe(s: &Setup, port: u16) -> String {
+    format!(
+        "[[credential.probe]]\nkind = \"redis\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = true\nca_file = \"{}\"\ntimeout = \"3s\"\nretries = 1\nretry_delay = \"0s\"\n",
+        s.ca_file.display()
+    )
+}
+
+/// Starts a rotation for consumer `web` and hands its step to the agent.
+async fn rotate_to_agent(s: &Setup, steps: &MemorySteps) -> Rotation {
+    let rotation = s.harness.start(plan("app-redis", "redis-selfhosted", &kv("redis-app"), &[("web", 1)])).await;
+    let sent = s.harness.bus.drain();
+    assert_eq!(sent.len(), 1, "one step for web");
+    steps.push_step(&sent[0]);
+    rotation
+}
+
+#[tokio::test]
+async fn an_agent_reloads_probes_redis_with_the_new_key_and_keyrelay_accepts_its_ack() {
+    let s = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("redis-app.json");
+    let (agent, steps, acks) = agent(&s, &format!("[[credential.reload]]\nkind = \"file\"\npath = \"{}\"\n{}", key_file.display(), redis_probe(&s, s.server.port())));
+    let rotation = rotate_to_agent(&s, &steps).await;
+
+    let processed = agent.process_one().await.unwrap().unwrap();
+    let Processed::Acked { healthy: true, detail, .. } = processed else { panic!("{processed:?}") };
+    assert!(detail.contains("wrote") && detail.contains("redis AUTH as \"app\" + PING ok on rediss://127.0.0.1:"), "{detail}");
+
+    // The file holds exactly the published version, and that credential works on the server.
+    let (published, value) = s.secrets.current_value(&kv("redis-app")).unwrap();
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), value.expose());
+    let credential = UserPassword::parse(&value).unwrap();
+    assert!(s.server.can_login("app", &credential.password).await);
+
+    let ack = acks.acks().pop().unwrap();
+    assert_eq!(ack.version, published.id.version);
+    let handled = s.harness.driver.ack(ack).await.unwrap();
+    assert_eq!(handled.verdict, Verdict::Accepted, "keyrelay refused the agent's ack");
+    let done = s.harness.run(&rotation, &Vec::<Arc<support::redis::LiveConsumer>>::new()).await;
+    assert_eq!(done.phase, Phase::Completed, "{:#?}", done.timeline);
+    // The old password is retired; the agent's key still signs in.
+    assert_eq!(s.server.password_hashes("app").await.unwrap().len(), 2);
+    assert!(s.server.can_login("app", &credential.password).await);
+    assert_eq!(steps.completed(), 1);
+}
+
+#[tokio::test]
+async fn an_unwritable_reload_target_acks_unhealthy_and_keyrelay_stalls_with_that_detail() {
+    let s = setup().await;
+    let (agent, steps, acks) = agent(&s, "[[credential.reload]]\nkind = \"file\"\npath = \"/proc/keyrelay-cannot-write-here/key\"\n");
+    let rotation = rotate_to_agent(&s, &steps).await;
+    let Some(Processed::Acked { healthy: false, detail, .. }) = agent.process_one().await.unwrap() else { panic!() };
+    assert!(detail.contains("reload failed: cannot write /proc/keyrelay-cannot-write-here/key"), "{detail}");
+
+    let handled = s.harness.driver.ack(acks.acks().pop().unwrap()).await.unwrap();
+    assert_eq!(handled.verdict, Verdict::Accepted);
+    let now = s.harness.load(&rotation).await;
+    let Phase::Stalled { .. } = &now.phase else { panic!("{:?}", now.phase) };
+    let record = format!("{now:?}");
+    assert!(record.contains("web reloaded version") && record.contains("cannot write"), "{record}");
+}
+
+#[tokio::test]
+async fn a_probe_the_new_key_fails_acks_unhealthy_naming_the_probe_and_the_error() {
+    let s = setup().await;
+    // A second server that does not know the new password: AUTH with it fails.
+    let stranger = RedisServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let probe = format!(
+        "[[credential.probe]]\nkind = \"redis\"\nhost = \"127.0.0.1\"\nport = {}\ntimeout = \"3s\"\nretries = 1\nretry_delay = \"0s\"\n",
+        stranger.port()
+    );
+    let (agent, steps, acks) = agent(&s, &format!("[[credential.reload]]\nkind = \"file\"\npath = \"{}/key\"\n{probe}", dir.path().display()));
+    let rotation = rotate_to_agent(&s, &steps).await;
+    let Some(Processed::Acked { healthy: false, detail, .. }) = agent.process_one().await.unwrap() else { panic!() };
+    assert!(detail.contains("the probe failed: redis probe 127.0.0.1:") && detail.contains("after 2 tries"), "{detail}");
+    assert!(detail.contains("AUTH as \"app\" with the new key") && detail.contains("authentication failed"), "{detail}");
+    let (_, value) = s.secrets.current_value(&kv("redis-app")).unwrap();
+    assert!(!detail.contains(UserPassword::parse(&value).unwrap().password.expose()));
+
+    s.harness.driver.ack(acks.acks().pop().unwrap()).await.unwrap();
+    let now = s.harness.load(&rotation).await;
+    assert!(matches!(now.phase, Phase::Stalled { .. }), "{:?}", now.phase);
+    assert!(format!("{now:?}").contains("authentication failed"));
+}
+
+#[tokio::test]
+async fn a_forged_ack_is_rejected_by_keyrelay() {
+    let s = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (agent, steps, acks) = agent(&s, &format!("[[credential.reload]]\nkind = \"file\"\npath = \"{}/key\"\n", dir.path().display()));
+    let rotation = rotate_to_agent(&s, &steps).await;
+    agent.process_one().await.unwrap();
+    let mut forged = acks.acks().pop().unwrap();
+    let step = steps_nonce(&rotation);
+    forged.proof = proof_for(&SecretValue::new("a key the consumer never loaded"), &forged.rotation_id, &forged.consumer, &forged.version, &step);
+    let handled = s.harness.driver.ack(forged).await.unwrap();
+    let Verdict::Rejected(reason) = handled.verdict else { panic!("{:?}", handled.verdict) };
+    assert!(reason.contains("does not verify"), "{reason}");
+    assert_ne!(s.harness.load(&rotation).await.phase, Phase::Completed);
+}
+
+fn steps_nonce(rotation: &Rotation) -> keyrelay::domain::Nonce {
+    let web = keyrelay::domain::ConsumerId::parse("web").unwrap();
+    rotation.nonce(&web, 1)
+}
