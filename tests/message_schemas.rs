@@ -1,20 +1,18 @@
 //! Every message keyrelay and the agent emit validates against the published JSON Schemas in
 //! `schemas/`, and the schemas are strict enough to refuse what the parsers refuse.
 
-#[path = "support/agent.rs"]
 mod support;
 
 use chrono::{DateTime, Utc};
-use keyrelay::adapters::memory::{MemoryBus, MemoryProvider, MemorySecrets, MemoryStore};
-use keyrelay::core::{Plan, PlannedConsumer, Timing, Trigger};
-use keyrelay::domain::{ConsumerId, CredentialName, HumanDuration, Slot, Wave};
-use keyrelay::driver::{Driver, DriverError, OsEntropy, ProviderFactory};
-use keyrelay::ports::{KeyProvider, SecretRef, SystemClock};
+use keyrelay::adapters::memory::{MemoryProvider, MemorySecrets};
+use keyrelay::domain::Slot;
+use keyrelay::ports::{SecretRef, SystemClock};
 use keyrelay::protocol::{Ack, Heartbeat, Step};
 use keyrelay::shells::agent::{self, Agent, AgentConfig, Transport};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
+use support::redis::{plan, Harness};
 
 fn schema(name: &str) -> jsonschema::Validator {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(name);
@@ -29,48 +27,15 @@ fn assert_valid(validator: &jsonschema::Validator, message: &Value) {
     assert!(errors.is_empty(), "{message} does not validate: {errors:?}");
 }
 
-struct One(Arc<MemoryProvider>);
-impl ProviderFactory for One {
-    fn provider(&self, _: &Plan) -> Result<Arc<dyn KeyProvider>, DriverError> {
-        Ok(self.0.clone())
-    }
-}
-
 /// Steps as the real driver and core emit them for a rotation with two consumers.
 async fn steps_from_the_driver() -> (Vec<Step>, Arc<MemorySecrets>) {
     let secret = SecretRef { vault: "kv.vault.azure.net".into(), name: "orders-cache-key".into() };
     let provider = Arc::new(MemoryProvider::new("cache"));
     let secrets = Arc::new(MemorySecrets::new());
-    let bus = Arc::new(MemoryBus::new());
     secrets.seed(&secret, provider.value(Slot::Primary), Some(Slot::Primary), Utc::now());
-    let driver = Driver {
-        store: Arc::new(MemoryStore::new()),
-        secrets: secrets.clone(),
-        steps: bus.clone(),
-        providers: Arc::new(One(provider)),
-        clock: Arc::new(SystemClock),
-        entropy: Arc::new(OsEntropy),
-    };
-    let consumer = |id: &str| PlannedConsumer {
-        id: ConsumerId::parse(id).unwrap(),
-        wave: Wave::parse(1).unwrap(),
-        ack_deadline: HumanDuration::parse("10m").unwrap(),
-    };
-    let plan = Plan {
-        credential: CredentialName::parse("orders-cache").unwrap(),
-        provider: "memory".into(),
-        resource_id: "/memory/cache".into(),
-        secret,
-        content_type: "text/plain".into(),
-        validity: HumanDuration::parse("60d").unwrap(),
-        consumers: vec![consumer("web"), consumer("api")],
-        soak: HumanDuration::ZERO,
-        usage_guard: false,
-        initial_active_slot: None,
-        timing: Timing::default(),
-    };
-    driver.start(plan, Trigger::Schedule).await.unwrap();
-    (bus.drain(), secrets)
+    let harness = Harness::new(secrets.clone(), provider);
+    harness.start(plan("orders-cache", "memory", &secret, &[("web", 1), ("api", 1)])).await;
+    (harness.bus.drain(), secrets)
 }
 
 #[tokio::test]
@@ -91,8 +56,8 @@ async fn every_emitted_step_ack_and_heartbeat_validates() {
         dir.path().display()
     );
     let config = AgentConfig::parse(&text, "agent.toml").unwrap();
-    let source = Arc::new(support::MemorySteps::default());
-    let acks = Arc::new(support::MemoryAcks::default());
+    let source = Arc::new(support::agent::MemorySteps::default());
+    let acks = Arc::new(support::agent::MemoryAcks::default());
     let transport = Transport { steps: source.clone(), secrets: secrets.clone(), acks: acks.clone() };
     let context = agent::reload::HookContext {
         http: keyrelay::adapters::azure::http::HttpOptions::default().client().unwrap(),
