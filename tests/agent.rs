@@ -358,6 +358,10 @@ fn configuration_errors_name_the_file_line_and_field() {
     let e = err(&twice);
     assert!(e.contains("listed twice") && e.starts_with("agent.toml:"), "{e}");
 
+    let bad_cloud = format!("{BASE}{FILE_HOOK}").replace("[[credential]]", "[azure]\ncloud = \"mars\"\n\n[[credential]]");
+    let e = err(&bad_cloud);
+    assert!(e.starts_with("agent.toml:8:") && e.contains("[azure]") && e.contains("mars"), "{e}");
+
     let missing = AgentConfig::load(Path::new("/nonexistent/agent.toml")).unwrap_err().to_string();
     assert!(missing.starts_with("/nonexistent/agent.toml") && missing.contains("cannot read"), "{missing}");
 }

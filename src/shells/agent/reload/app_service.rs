@@ -8,16 +8,6 @@ use std::time::Duration;
 
 const API_VERSION: &str = "2022-03-01";
 
-/// The Resource Manager endpoint of a cloud (`KEYRELAY_CLOUD` values).
-pub fn arm_endpoint(cloud: &str) -> Result<&'static str, String> {
-    match cloud.trim().to_ascii_lowercase().as_str() {
-        "public" | "azurecloud" => Ok("https://management.azure.com"),
-        "china" | "azurechinacloud" => Ok("https://management.chinacloudapi.cn"),
-        "usgovernment" | "azureusgovernment" => Ok("https://management.usgovcloudapi.net"),
-        other => Err(format!("cloud {other:?} is not public, china or usgovernment")),
-    }
-}
-
 pub fn refresh_url(arm_endpoint: &str, resource_id: &str) -> String {
     format!(
         "{}/{}/config/configreferences/appsettings/refresh?api-version={API_VERSION}",
