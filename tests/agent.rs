@@ -467,3 +467,38 @@ async fn app_service_hook_refreshes_key_vault_references_through_resource_manage
     let err = keyrelay::shells::agent::reload::run_hook(&hook, &SecretValue::new("k"), &without_token).await.unwrap_err();
     assert!(err.contains("no Azure credential"), "{err}");
 }
+
+/// Acks and heartbeats through the `CommandQueue` port (the Service Bus queue adapter in
+/// production): MessageId, CorrelationId, the consumer property and a body that parses back.
+#[tokio::test]
+async fn acks_and_heartbeats_travel_through_a_queue_with_their_message_ids() {
+    use keyrelay::ports::{BusError, CommandQueue, QueuedCommand};
+    use keyrelay::protocol::Heartbeat;
+    #[derive(Default)]
+    struct Recorded(Mutex<Vec<QueuedCommand>>);
+    #[async_trait::async_trait]
+    impl CommandQueue for Recorded {
+        async fn enqueue(&self, command: &QueuedCommand) -> Result<(), BusError> {
+            self.0.lock().unwrap().push(command.clone());
+            Ok(())
+        }
+    }
+    let queue = Arc::new(Recorded::default());
+    let w = world(FILE_HOOK);
+    let transport = Transport { steps: w.steps.clone(), secrets: w.secrets.clone(), acks: Arc::new(agent::QueueAckSink::new(queue.clone())) };
+    let config = AgentConfig::parse(&format!("{BASE}{}", FILE_HOOK.replace("{dir}", w.dir.path().to_str().unwrap())), "agent.toml").unwrap();
+    let a = Agent::new(config.identity(), transport, Arc::new(HookReloader::new(&config.credentials, hook_context())), Arc::new(SystemClock), config.tuning());
+    let s = step("web", "orders-cache", &w.id, 1);
+    w.steps.push_step(&s);
+    a.process_one().await.unwrap();
+    a.heartbeat().await.unwrap();
+    let sent = queue.0.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].message_id, format!("ack:{}:web:1", s.rotation_id));
+    assert_eq!(sent[0].correlation_id.as_deref(), Some(s.rotation_id.as_str()));
+    assert_eq!(sent[0].properties.get("consumer").map(String::as_str), Some("web"));
+    let ack = Ack::from_json(sent[0].body.to_string().as_bytes()).unwrap();
+    assert!(ack.healthy && proof_ok(&ack, &w.key, &s));
+    assert!(sent[1].message_id.starts_with("heartbeat:web:orders-cache:"));
+    assert_eq!(Heartbeat::from_json(sent[1].body.to_string().as_bytes()).unwrap().version, w.id.version);
+}
