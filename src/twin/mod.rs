@@ -7,7 +7,9 @@
 //! or test-only branch in the clients.
 
 pub mod identity;
+pub mod keyvault;
 pub mod server;
+pub mod servicebus;
 pub mod tls;
 
 pub use identity::IdentityTwin;
