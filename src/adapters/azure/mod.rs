@@ -3,3 +3,7 @@
 pub mod http;
 pub mod servicebus;
 pub mod keyvault;
+pub mod identity;
+pub mod sdk_transport;
+pub mod arm;
+pub mod providers;
