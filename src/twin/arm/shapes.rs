@@ -153,13 +153,8 @@ impl Shape {
                     "secondaryConnectionString": cs(&keys[1]),
                 })
             }
-            Shape::Maps => json!({
-                "id": id,
-                "primaryKey": keys[0],
-                "secondaryKey": keys[1],
-                "primaryKeyLastUpdated": updated[0],
-                "secondaryKeyLastUpdated": updated[1],
-            }),
+            // As the example shows it; the schema's *KeyLastUpdated fields are optional.
+            Shape::Maps => json!({ "id": id, "primaryKey": keys[0], "secondaryKey": keys[1] }),
             _ => {
                 let mut body = serde_json::Map::new();
                 for (name, value) in names.iter().zip(keys) {
