@@ -18,6 +18,7 @@
 //! # }
 //! ```
 
+pub mod azure;
 pub mod config;
 mod dedup;
 pub mod messages;
