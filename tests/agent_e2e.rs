@@ -4,8 +4,9 @@
 //! and completes the rotation. A broken reload and a failing probe ack unhealthy with a
 //! detail saying what failed, and keyrelay stalls on it; a forged ack is rejected.
 //!
-//! Key Vault and the bus are the in-memory ports here (the same ones the driver tests use);
-//! the agent reads through the `SecretStore` port, as it does with the Key Vault adapter.
+//! The first tests use the in-memory Key Vault and bus ports (the agent reads through the
+//! `SecretStore` port either way); the last runs the whole path on the Azure twin with the
+//! production Service Bus and Key Vault adapters and `keyrelay agent`'s own wiring.
 
 mod support;
 
@@ -187,4 +188,116 @@ async fn a_forged_ack_is_rejected_by_keyrelay() {
 fn steps_nonce(rotation: &Rotation) -> keyrelay::domain::Nonce {
     let web = keyrelay::domain::ConsumerId::parse("web").unwrap();
     rotation.nonce(&web, 1)
+}
+
+/// The whole path on the Azure twin: keyrelay's driver publishes to the Key Vault twin and
+/// sends the step through the Service Bus twin; `keyrelay agent`'s production wiring
+/// (`agent_from_config`: managed identity, Service Bus subscription, Key Vault, acks queue)
+/// receives it, writes the file, probes the real redis-server with the new key and acks on
+/// the acks queue; the ack read back from that queue is accepted and the rotation completes.
+#[tokio::test]
+async fn on_the_azure_twin_the_agent_acks_through_service_bus_and_keyrelay_completes() {
+    use keyrelay::adapters::azure::keyvault::KeyVaultSecrets;
+    use keyrelay::adapters::azure::sdk_transport::SdkTransport;
+    use keyrelay::adapters::azure::servicebus::{ServiceBusAuth, ServiceBusNamespace, ServiceBusReceiver, ServiceBusStepBus};
+    use keyrelay::adapters::memory::MemoryStore;
+    use keyrelay::driver::{Driver, DriverError, OsEntropy, ProviderFactory};
+    use keyrelay::ports::{KeyProvider, SecretStore};
+    use keyrelay::protocol::Ack;
+    use keyrelay::twin::keyvault::KeyVaultTwin;
+    use keyrelay::twin::servicebus::broker::EntitySettings;
+    use keyrelay::twin::servicebus::ServiceBusTwin;
+    use std::collections::BTreeMap;
+
+    struct One(Arc<dyn KeyProvider>);
+    impl ProviderFactory for One {
+        fn provider(&self, _: &keyrelay::core::Plan) -> Result<Arc<dyn KeyProvider>, DriverError> {
+            Ok(self.0.clone())
+        }
+    }
+
+    let shared = support::twin::shared();
+    let vault = KeyVaultTwin::start(&shared.ca, "agent-e2e").await.unwrap();
+    let bus = ServiceBusTwin::start(&shared.ca, "agent-e2e", BTreeMap::new()).await.unwrap();
+    bus.create_topic("reload-steps", EntitySettings::default());
+    bus.create_subscription("reload-steps", "web", "consumer = 'web'").unwrap();
+    bus.create_queue("reload-acks", EntitySettings::default());
+    let http = shared.http_options(&[vault.resolve(), bus.resolve()]);
+
+    // Redis with the app user's two passwords; Key Vault seeded with the admin and app credentials.
+    let server = RedisServer::start_tls(&shared.ca).await.unwrap();
+    let current = strong_password();
+    server.set_user_passwords("app", &[current.clone(), strong_password()]).await.unwrap();
+    let (admin, admin_pw) = server.admin();
+    vault.seed("redis-admin", UserPassword::new(&admin, admin_pw).to_secret().expose(), None, BTreeMap::new());
+    let tags = BTreeMap::from([("keyrelay-slot".to_string(), "primary".to_string())]);
+    vault.seed("redis-app", UserPassword::new("app", current).to_secret().expose(), None, tags);
+    let secret = |name: &str| SecretRef { vault: vault.vault_authority(), name: name.into() };
+
+    let secrets: Arc<dyn SecretStore> = Arc::new(KeyVaultSecrets::new(shared.credential(), SdkTransport::client_options(&http).unwrap()));
+    let config = SelfHostedConfig {
+        endpoint: server.endpoint(),
+        user: "app".into(),
+        admin_secret: secret("redis-admin"),
+        secret: secret("redis-app"),
+        staging: Staging::default_ref(&secret("redis-app")),
+    };
+    let provider = Arc::new(SelfHostedProvider::new(config, secrets.clone()).unwrap());
+    let namespace = ServiceBusNamespace::new(&bus.host(), ServiceBusAuth::Entra(shared.credential()), &http).unwrap();
+    let driver = Driver {
+        store: Arc::new(MemoryStore::new()),
+        secrets: secrets.clone(),
+        steps: Arc::new(ServiceBusStepBus::new(&namespace, "reload-steps").unwrap()),
+        providers: Arc::new(One(provider)),
+        clock: Arc::new(SystemClock),
+        entropy: Arc::new(OsEntropy),
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("redis-app.json");
+    let text = format!(
+        "consumer = \"web\"\nheartbeat_every = \"0s\"\n[service_bus]\nnamespace = \"{}\"\nreceive_wait = \"1s\"\n\
+         [[credential]]\nname = \"app-redis\"\nvault = \"{}\"\nsecret = \"redis-app\"\n\
+         [[credential.reload]]\nkind = \"file\"\npath = \"{}\"\n\
+         [[credential.probe]]\nkind = \"redis\"\nhost = \"127.0.0.1\"\nport = {}\ntls = true\nca_file = \"{}\"\n",
+        bus.host(),
+        vault.vault_authority(),
+        key_file.display(),
+        server.port(),
+        shared.ca_file.display()
+    );
+    let agent_config = AgentConfig::parse(&text, "agent.toml").unwrap_or_else(|e| panic!("{e}"));
+    let agent = keyrelay::shells::agent::azure::agent_from_config(&agent_config, &http).unwrap();
+
+    let the_plan = plan("app-redis", "redis-selfhosted", &secret("redis-app"), &[("web", 1)]);
+    let keyrelay::driver::Started::New(rotation) = driver.start(the_plan, keyrelay::core::Trigger::Schedule).await.unwrap() else {
+        panic!("joined")
+    };
+    let processed = agent.process_one().await.unwrap().expect("the step arrived on the subscription");
+    let Processed::Acked { healthy: true, detail, .. } = processed else { panic!("{processed:?}") };
+    assert!(detail.contains("redis AUTH as \"app\" + PING ok"), "{detail}");
+    let published = secrets.current(&secret("redis-app")).await.unwrap().unwrap().id;
+    let value = secrets.read(&published).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), value.expose());
+
+    let acks = ServiceBusReceiver::queue(&namespace, "reload-acks").unwrap();
+    let message = acks.receive(std::time::Duration::from_secs(1)).await.unwrap().expect("an ack on the acks queue");
+    assert_eq!(message.properties.message_id, format!("ack:{}:web:1", rotation.id));
+    let ack = Ack::from_json(message.body.as_bytes()).unwrap();
+    message.complete().await.unwrap();
+    assert!(!message.body.contains(UserPassword::parse(&value).unwrap().password.expose()));
+    let handled = driver.ack(ack).await.unwrap();
+    assert_eq!(handled.verdict, Verdict::Accepted);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let done = loop {
+        driver.sweep().await.unwrap();
+        let now = driver.store.load(&rotation.id).await.unwrap().unwrap().rotation;
+        if now.is_finished() || now.is_stalled() || std::time::Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(done.phase, Phase::Completed, "{:#?}", done.timeline);
+    assert!(server.can_login("app", &UserPassword::parse(&value).unwrap().password).await);
+    assert!(bus.peek("reload-steps/subscriptions/web").unwrap().is_empty(), "the step was completed");
 }
