@@ -502,3 +502,22 @@ async fn acks_and_heartbeats_travel_through_a_queue_with_their_message_ids() {
     assert!(sent[1].message_id.starts_with("heartbeat:web:orders-cache:"));
     assert_eq!(Heartbeat::from_json(sent[1].body.to_string().as_bytes()).unwrap().version, w.id.version);
 }
+
+/// `keyrelay agent` refuses a wrong configuration at startup, naming file, line and field,
+/// before it connects to anything.
+#[test]
+fn the_agent_command_stops_on_a_wrong_configuration_with_where_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.toml");
+    std::fs::write(&path, format!("{BASE}[[credential.reload]]\nkind = \"file\"\npath = \"/tmp/k\"\nsignal = \"SIGFOO\"\npid_file = \"/run/app.pid\"\n")).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_keyrelay"))
+        .args(["agent", "--config"])
+        .arg(&path)
+        .env("KEYRELAY_LOG", "trace")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("{}:9:", path.display())), "{stderr}");
+    assert!(stderr.contains("credential orders-cache: reload hook") && stderr.contains("SIGFOO"), "{stderr}");
+}
