@@ -52,16 +52,22 @@ async fn setup() -> Setup {
     let now = chrono::Utc::now();
     secrets.seed(&kv("redis-admin"), UserPassword::new(&admin, admin_pw).to_secret(), None, now);
     secrets.seed(&kv("redis-app"), UserPassword::new("app", current).to_secret(), Some(Slot::Primary), now);
+    let provider = selfhosted(&server, "kv.vault.azure.net", secrets.clone());
+    let harness = Harness::new(secrets.clone(), provider);
+    Setup { _ca_dir: ca_dir, ca_file, server, secrets, harness }
+}
+
+/// The self-hosted Redis provider for ACL user `app`, its secrets in `vault`.
+fn selfhosted(server: &RedisServer, vault: &str, secrets: Arc<dyn keyrelay::ports::SecretStore>) -> Arc<SelfHostedProvider> {
+    let secret = |name: &str| SecretRef { vault: vault.into(), name: name.into() };
     let config = SelfHostedConfig {
         endpoint: server.endpoint(),
         user: "app".into(),
-        admin_secret: kv("redis-admin"),
-        secret: kv("redis-app"),
-        staging: Staging::default_ref(&kv("redis-app")),
+        admin_secret: secret("redis-admin"),
+        secret: secret("redis-app"),
+        staging: Staging::default_ref(&secret("redis-app")),
     };
-    let provider = Arc::new(SelfHostedProvider::new(config, secrets.clone()).unwrap());
-    let harness = Harness::new(secrets.clone(), provider);
-    Setup { _ca_dir: ca_dir, ca_file, server, secrets, harness }
+    Arc::new(SelfHostedProvider::new(config, secrets).unwrap())
 }
 
 /// An agent for consumer `web` from a TOML configuration with the given hooks and probes.
@@ -235,14 +241,7 @@ async fn on_the_azure_twin_the_agent_acks_through_service_bus_and_keyrelay_compl
     let secret = |name: &str| SecretRef { vault: vault.vault_authority(), name: name.into() };
 
     let secrets: Arc<dyn SecretStore> = Arc::new(KeyVaultSecrets::new(shared.credential(), SdkTransport::client_options(&http).unwrap()));
-    let config = SelfHostedConfig {
-        endpoint: server.endpoint(),
-        user: "app".into(),
-        admin_secret: secret("redis-admin"),
-        secret: secret("redis-app"),
-        staging: Staging::default_ref(&secret("redis-app")),
-    };
-    let provider = Arc::new(SelfHostedProvider::new(config, secrets.clone()).unwrap());
+    let provider = selfhosted(&server, &vault.vault_authority(), secrets.clone());
     let namespace = ServiceBusNamespace::new(&bus.host(), ServiceBusAuth::Entra(shared.credential()), &http).unwrap();
     let driver = Driver {
         store: Arc::new(MemoryStore::new()),
