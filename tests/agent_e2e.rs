@@ -196,17 +196,13 @@ fn steps_nonce(rotation: &Rotation) -> keyrelay::domain::Nonce {
     rotation.nonce(&web, 1)
 }
 
-/// The whole path on the Azure twin: keyrelay's driver publishes to the Key Vault twin and
-/// sends the step through the Service Bus twin; `keyrelay agent`'s production wiring
-/// (`agent_from_config`: managed identity, Service Bus subscription, Key Vault, acks queue)
-/// receives it, writes the file, probes the real redis-server with the new key and acks on
-/// the acks queue; the ack read back from that queue is accepted and the rotation completes.
-#[tokio::test]
-async fn on_the_azure_twin_the_agent_acks_through_service_bus_and_keyrelay_completes() {
+mod on_the_twin {
+    use super::*;
     use keyrelay::adapters::azure::keyvault::KeyVaultSecrets;
     use keyrelay::adapters::azure::sdk_transport::SdkTransport;
     use keyrelay::adapters::azure::servicebus::{ServiceBusAuth, ServiceBusNamespace, ServiceBusReceiver, ServiceBusStepBus};
     use keyrelay::adapters::memory::MemoryStore;
+    use keyrelay::adapters::azure::http::HttpOptions;
     use keyrelay::driver::{Driver, DriverError, OsEntropy, ProviderFactory};
     use keyrelay::ports::{KeyProvider, SecretStore};
     use keyrelay::protocol::Ack;
@@ -222,81 +218,158 @@ async fn on_the_azure_twin_the_agent_acks_through_service_bus_and_keyrelay_compl
         }
     }
 
-    let shared = support::twin::shared();
-    let vault = KeyVaultTwin::start(&shared.ca, "agent-e2e").await.unwrap();
-    let bus = ServiceBusTwin::start(&shared.ca, "agent-e2e", BTreeMap::new()).await.unwrap();
-    bus.create_topic("reload-steps", EntitySettings::default());
-    bus.create_subscription("reload-steps", "web", "consumer = 'web'").unwrap();
-    bus.create_queue("reload-acks", EntitySettings::default());
-    let http = shared.http_options(&[vault.resolve(), bus.resolve()]);
+    /// The Key Vault and Service Bus twins (steps topic with web's subscription, acks queue),
+    /// a TLS redis-server whose user `app` has two passwords, Key Vault seeded, and keyrelay's
+    /// driver on the production Key Vault and Service Bus adapters.
+    struct TwinWorld {
+        vault: KeyVaultTwin,
+        bus: ServiceBusTwin,
+        http: HttpOptions,
+        server: RedisServer,
+        secrets: Arc<dyn SecretStore>,
+        namespace: ServiceBusNamespace,
+        driver: Driver,
+        dir: tempfile::TempDir,
+    }
 
-    // Redis with the app user's two passwords; Key Vault seeded with the admin and app credentials.
-    let server = RedisServer::start_tls(&shared.ca).await.unwrap();
-    let current = strong_password();
-    server.set_user_passwords("app", &[current.clone(), strong_password()]).await.unwrap();
-    let (admin, admin_pw) = server.admin();
-    vault.seed("redis-admin", UserPassword::new(&admin, admin_pw).to_secret().expose(), None, BTreeMap::new());
-    let tags = BTreeMap::from([("keyrelay-slot".to_string(), "primary".to_string())]);
-    vault.seed("redis-app", UserPassword::new("app", current).to_secret().expose(), None, tags);
-    let secret = |name: &str| SecretRef { vault: vault.vault_authority(), name: name.into() };
-
-    let secrets: Arc<dyn SecretStore> = Arc::new(KeyVaultSecrets::new(shared.credential(), SdkTransport::client_options(&http).unwrap()));
-    let provider = selfhosted(&server, &vault.vault_authority(), secrets.clone());
-    let namespace = ServiceBusNamespace::new(&bus.host(), ServiceBusAuth::Entra(shared.credential()), &http).unwrap();
-    let driver = Driver {
-        store: Arc::new(MemoryStore::new()),
-        secrets: secrets.clone(),
-        steps: Arc::new(ServiceBusStepBus::new(&namespace, "reload-steps").unwrap()),
-        providers: Arc::new(One(provider)),
-        clock: Arc::new(SystemClock),
-        entropy: Arc::new(OsEntropy),
-    };
-
-    let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("redis-app.json");
-    let text = format!(
-        "consumer = \"web\"\nheartbeat_every = \"0s\"\n[service_bus]\nnamespace = \"{}\"\nreceive_wait = \"1s\"\n\
-         [[credential]]\nname = \"app-redis\"\nvault = \"{}\"\nsecret = \"redis-app\"\n\
-         [[credential.reload]]\nkind = \"file\"\npath = \"{}\"\n\
-         [[credential.probe]]\nkind = \"redis\"\nhost = \"127.0.0.1\"\nport = {}\ntls = true\nca_file = \"{}\"\n",
-        bus.host(),
-        vault.vault_authority(),
-        key_file.display(),
-        server.port(),
-        shared.ca_file.display()
-    );
-    let agent_config = AgentConfig::parse(&text, "agent.toml").unwrap_or_else(|e| panic!("{e}"));
-    let agent = keyrelay::shells::agent::azure::agent_from_config(&agent_config, &http).unwrap();
-
-    let the_plan = plan("app-redis", "redis-selfhosted", &secret("redis-app"), &[("web", 1)]);
-    let keyrelay::driver::Started::New(rotation) = driver.start(the_plan, keyrelay::core::Trigger::Schedule).await.unwrap() else {
-        panic!("joined")
-    };
-    let processed = agent.process_one().await.unwrap().expect("the step arrived on the subscription");
-    let Processed::Acked { healthy: true, detail, .. } = processed else { panic!("{processed:?}") };
-    assert!(detail.contains("redis AUTH as \"app\" + PING ok"), "{detail}");
-    let published = secrets.current(&secret("redis-app")).await.unwrap().unwrap().id;
-    let value = secrets.read(&published).await.unwrap();
-    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), value.expose());
-
-    let acks = ServiceBusReceiver::queue(&namespace, "reload-acks").unwrap();
-    let message = acks.receive(std::time::Duration::from_secs(1)).await.unwrap().expect("an ack on the acks queue");
-    assert_eq!(message.properties.message_id, format!("ack:{}:web:1", rotation.id));
-    let ack = Ack::from_json(message.body.as_bytes()).unwrap();
-    message.complete().await.unwrap();
-    assert!(!message.body.contains(UserPassword::parse(&value).unwrap().password.expose()));
-    let handled = driver.ack(ack).await.unwrap();
-    assert_eq!(handled.verdict, Verdict::Accepted);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let done = loop {
-        driver.sweep().await.unwrap();
-        let now = driver.store.load(&rotation.id).await.unwrap().unwrap().rotation;
-        if now.is_finished() || now.is_stalled() || std::time::Instant::now() > deadline {
-            break now;
+    impl TwinWorld {
+        async fn start(name: &str) -> TwinWorld {
+            let shared = support::twin::shared();
+            let vault = KeyVaultTwin::start(&shared.ca, name).await.unwrap();
+            let bus = ServiceBusTwin::start(&shared.ca, name, BTreeMap::new()).await.unwrap();
+            bus.create_topic("reload-steps", EntitySettings::default());
+            bus.create_subscription("reload-steps", "web", "consumer = 'web'").unwrap();
+            bus.create_queue("reload-acks", EntitySettings::default());
+            let http = shared.http_options(&[vault.resolve(), bus.resolve()]);
+            let server = RedisServer::start_tls(&shared.ca).await.unwrap();
+            let current = strong_password();
+            server.set_user_passwords("app", &[current.clone(), strong_password()]).await.unwrap();
+            let (admin, admin_pw) = server.admin();
+            vault.seed("redis-admin", UserPassword::new(&admin, admin_pw).to_secret().expose(), None, BTreeMap::new());
+            let tags = BTreeMap::from([("keyrelay-slot".to_string(), "primary".to_string())]);
+            vault.seed("redis-app", UserPassword::new("app", current).to_secret().expose(), None, tags);
+            let secrets: Arc<dyn SecretStore> =
+                Arc::new(KeyVaultSecrets::new(shared.credential(), SdkTransport::client_options(&http).unwrap()));
+            let provider = selfhosted(&server, &vault.vault_authority(), secrets.clone());
+            let namespace = ServiceBusNamespace::new(&bus.host(), ServiceBusAuth::Entra(shared.credential()), &http).unwrap();
+            let driver = Driver {
+                store: Arc::new(MemoryStore::new()),
+                secrets: secrets.clone(),
+                steps: Arc::new(ServiceBusStepBus::new(&namespace, "reload-steps").unwrap()),
+                providers: Arc::new(One(provider)),
+                clock: Arc::new(SystemClock),
+                entropy: Arc::new(OsEntropy),
+            };
+            TwinWorld { vault, bus, http, server, secrets, namespace, driver, dir: tempfile::tempdir().unwrap() }
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
-    assert_eq!(done.phase, Phase::Completed, "{:#?}", done.timeline);
-    assert!(server.can_login("app", &UserPassword::parse(&value).unwrap().password).await);
-    assert!(bus.peek("reload-steps/subscriptions/web").unwrap().is_empty(), "the step was completed");
+
+        fn secret(&self) -> SecretRef {
+            SecretRef { vault: self.vault.vault_authority(), name: "redis-app".into() }
+        }
+
+        fn key_file(&self) -> std::path::PathBuf {
+            self.dir.path().join("redis-app.json")
+        }
+
+        /// The agent's configuration: file hook, TLS Redis probe, the twins' names.
+        fn agent_toml(&self) -> String {
+            format!(
+                "consumer = \"web\"\nheartbeat_every = \"0s\"\n[service_bus]\nnamespace = \"{}\"\nreceive_wait = \"1s\"\n\
+                 [[credential]]\nname = \"app-redis\"\nvault = \"{}\"\nsecret = \"redis-app\"\n\
+                 [[credential.reload]]\nkind = \"file\"\npath = \"{}\"\n\
+                 [[credential.probe]]\nkind = \"redis\"\nhost = \"127.0.0.1\"\nport = {}\ntls = true\nca_file = \"{}\"\n",
+                self.bus.host(),
+                self.vault.vault_authority(),
+                self.key_file().display(),
+                self.server.port(),
+                support::twin::shared().ca_file.display()
+            )
+        }
+
+        async fn rotate(&self) -> Rotation {
+            let the_plan = plan("app-redis", "redis-selfhosted", &self.secret(), &[("web", 1)]);
+            match self.driver.start(the_plan, keyrelay::core::Trigger::Schedule).await.unwrap() {
+                keyrelay::driver::Started::New(rotation) => rotation,
+                keyrelay::driver::Started::Joined(_) => panic!("joined"),
+            }
+        }
+
+        /// Reads the ack from the acks queue (waiting up to `wait`), hands it to keyrelay and
+        /// sweeps until the rotation ends or stalls.
+        async fn ack_from_queue_and_finish(&self, rotation: &Rotation, wait: std::time::Duration) -> (Rotation, SecretValue) {
+            let published = self.secrets.current(&self.secret()).await.unwrap().unwrap().id;
+            let value = self.secrets.read(&published).await.unwrap();
+            let acks = ServiceBusReceiver::queue(&self.namespace, "reload-acks").unwrap();
+            let message = acks.receive(wait).await.unwrap().expect("an ack on the acks queue");
+            assert_eq!(message.properties.message_id, format!("ack:{}:web:1", rotation.id));
+            assert!(!message.body.contains(UserPassword::parse(&value).unwrap().password.expose()));
+            let ack = Ack::from_json(message.body.as_bytes()).unwrap();
+            message.complete().await.unwrap();
+            assert_eq!(self.driver.ack(ack).await.unwrap().verdict, Verdict::Accepted);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                self.driver.sweep().await.unwrap();
+                let now = self.driver.store.load(&rotation.id).await.unwrap().unwrap().rotation;
+                if now.is_finished() || now.is_stalled() || std::time::Instant::now() > deadline {
+                    return (now, value);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+
+        async fn assert_completed_on_the_new_key(&self, done: &Rotation, value: &SecretValue) {
+            assert_eq!(done.phase, Phase::Completed, "{:#?}", done.timeline);
+            assert_eq!(std::fs::read_to_string(self.key_file()).unwrap(), value.expose());
+            assert!(self.server.can_login("app", &UserPassword::parse(value).unwrap().password).await);
+            assert!(self.bus.peek("reload-steps/subscriptions/web").unwrap().is_empty(), "the step was completed");
+        }
+    }
+
+    /// The whole path on the Azure twin, in process: keyrelay's driver publishes to the Key
+    /// Vault twin and sends the step through the Service Bus twin; `keyrelay agent`'s wiring
+    /// (`agent_from_config`: managed identity, subscription, Key Vault, acks queue) receives
+    /// it, writes the file, probes the real redis-server with the new key and acks; the ack
+    /// read back from the queue is accepted and the rotation completes.
+    #[tokio::test]
+    async fn the_agent_acks_through_service_bus_and_keyrelay_completes() {
+        let w = TwinWorld::start("agent-e2e-lib").await;
+        let config = AgentConfig::parse(&w.agent_toml(), "agent.toml").unwrap_or_else(|e| panic!("{e}"));
+        let agent = keyrelay::shells::agent::azure::agent_from_config(&config, &w.http).unwrap();
+        let rotation = w.rotate().await;
+        let processed = agent.process_one().await.unwrap().expect("the step arrived on the subscription");
+        let Processed::Acked { healthy: true, detail, .. } = processed else { panic!("{processed:?}") };
+        assert!(detail.contains("redis AUTH as \"app\" + PING ok"), "{detail}");
+        let (done, value) = w.ack_from_queue_and_finish(&rotation, std::time::Duration::from_secs(1)).await;
+        w.assert_completed_on_the_new_key(&done, &value).await;
+    }
+
+    /// The same with the real `keyrelay agent --config` binary as a child process, reaching
+    /// the twin only through the environment a deployment has too (extra CA, name resolution,
+    /// managed identity endpoint); its logs at trace level never contain the key.
+    #[tokio::test]
+    async fn the_keyrelay_agent_command_does_it_as_a_child_process_without_logging_the_key() {
+        let w = TwinWorld::start("agent-e2e-bin").await;
+        let config_file = w.dir.path().join("agent.toml");
+        std::fs::write(&config_file, w.agent_toml()).unwrap();
+        let rotation = w.rotate().await;
+        let shared = support::twin::shared();
+        let log_file = w.dir.path().join("agent.log");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_keyrelay"))
+            .args(["agent", "--config"])
+            .arg(&config_file)
+            .envs(shared.child_env(&[w.vault.resolve(), w.bus.resolve()]))
+            .env("KEYRELAY_LOG", "trace")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log_file).unwrap())
+            .spawn()
+            .unwrap();
+        let result = w.ack_from_queue_and_finish(&rotation, std::time::Duration::from_secs(20)).await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let (done, value) = result;
+        w.assert_completed_on_the_new_key(&done, &value).await;
+        let logs = std::fs::read_to_string(&log_file).unwrap();
+        assert!(logs.contains("acked healthy"), "{logs}");
+        assert!(!logs.contains(UserPassword::parse(&value).unwrap().password.expose()), "the key is in the agent's logs");
+    }
 }
