@@ -521,3 +521,20 @@ fn the_agent_command_stops_on_a_wrong_configuration_with_where_and_why() {
     assert!(stderr.contains(&format!("{}:9:", path.display())), "{stderr}");
     assert!(stderr.contains("credential orders-cache: reload hook") && stderr.contains("SIGFOO"), "{stderr}");
 }
+
+/// Each probe try is bounded by its timeout; a TCP probe to a listening port passes.
+#[tokio::test]
+async fn probes_time_out_and_a_listening_port_passes_the_tcp_probe() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let w = world(&format!(
+        "{FILE_HOOK}[[credential.probe]]\nkind = \"tcp\"\naddress = \"127.0.0.1:{port}\"\n\
+         [[credential.probe]]\nkind = \"command\"\ncommand = [\"sleep\", \"5\"]\ntimeout = \"1s\"\nretries = 0\n"
+    ));
+    let started = std::time::Instant::now();
+    w.steps.push_step(&step("web", "orders-cache", &w.id, 1));
+    let Some(Processed::Acked { healthy: false, detail, .. }) = w.agent.process_one().await.unwrap() else { panic!() };
+    assert!(started.elapsed() < std::time::Duration::from_secs(4), "the timeout did not bound the probe");
+    assert!(detail.contains(&format!("tcp connect to 127.0.0.1:{port} ok")), "{detail}");
+    assert!(detail.contains("command probe sleep failed after 1 try: no answer within 1s"), "{detail}");
+}
