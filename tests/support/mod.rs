@@ -1,0 +1,3 @@
+//! Helpers shared by integration tests, one topic per file.
+
+pub mod azurite;
