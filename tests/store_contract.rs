@@ -7,15 +7,15 @@ mod support;
 
 use chrono::{DateTime, Duration, Utc};
 use futures::future::join_all;
-use keyrelay::adapters::azure::blob_store::BlobStore;
+use keyrelay::adapters::azure::blob_store::{BlobAuth, BlobStore};
 use keyrelay::adapters::memory::MemoryStore;
 use keyrelay::adapters::sqlite_store::SqliteStore;
 use keyrelay::core::{start, Phase, Plan, PlannedConsumer, Rotation, Timing, Trigger};
-use keyrelay::domain::{ConsumerId, CredentialName, HumanDuration, RotationId, SecretVersion, Wave};
+use keyrelay::domain::{ConsumerId, CredentialName, HumanDuration, RotationId, SecretValue, SecretVersion, Wave};
 use keyrelay::ports::{HeartbeatRecord, RotationFilter, RotationStore, SecretRef, StoreError, Version};
 use std::path::PathBuf;
 use std::sync::Arc;
-use support::azurite::Azurite;
+use support::azurite::{Azurite, EmulatorToken};
 
 /// A store under test, and how to reach the same data from a fresh client or process.
 #[async_trait::async_trait]
@@ -32,6 +32,8 @@ struct Sqlite(PathBuf);
 struct Blob<'a> {
     azurite: &'a Azurite,
     container: String,
+    /// Authenticate with bearer tokens from this credential instead of the account key.
+    identity: Option<Arc<EmulatorToken>>,
 }
 
 #[async_trait::async_trait]
@@ -66,7 +68,10 @@ impl Backend for Blob<'_> {
         "blob"
     }
     async fn open(&self) -> Arc<dyn RotationStore> {
-        let store: BlobStore = self.azurite.store(&self.container);
+        let store: BlobStore = match &self.identity {
+            Some(token) => self.azurite.store_with_identity(&self.container, token.clone()),
+            None => self.azurite.store(&self.container),
+        };
         store.ensure_container().await.expect("container");
         Arc::new(store)
     }
@@ -309,7 +314,29 @@ async fn sqlite_store_keeps_the_contract() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blob_store_on_azurite_keeps_the_contract() {
     let azurite = Azurite::start();
-    let ran = contract(|name| Blob { azurite: &azurite, container: format!("keyrelay-{name}") }).await;
+    let ran = contract(|name| Blob { azurite: &azurite, container: format!("keyrelay-{name}"), identity: None }).await;
     assert_eq!(ran, 6);
-    println!("blob store (Azurite over HTTPS): {ran} contract properties hold");
+    // A request signed with another key is refused: the signature really is checked.
+    let other_key = "b3RoZXIta2V5LW5vdC10aGUtYWNjb3VudHMtb3duLWtleS1ieXRlcy0wMTIzNDU2Nzg5YWJjZGVm";
+    let auth = BlobAuth::SharedKey { account: "devstoreaccount1".into(), key: SecretValue::new(other_key) };
+    let wrong = BlobStore::new(&azurite.container_url("keyrelay-create"), auth, &azurite.http_options()).unwrap();
+    let refused = wrong.in_flight(&cred("cache")).await.unwrap_err();
+    // (Azure answers 403 AuthenticationFailed; Azurite with --oauth answers 400 InvalidAuthenticationInfo.)
+    assert!(matches!(&refused, StoreError::Backend(m) if m.contains("Authentication") && !m.contains(other_key)), "{refused:?}");
+    println!("blob store (Azurite over HTTPS, Shared Key): {ran} contract properties hold");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blob_store_with_an_identity_token_keeps_the_contract() {
+    let azurite = Azurite::start();
+    let token = EmulatorToken::new("https://storage.azure.com");
+    let ran = contract(|name| Blob { azurite: &azurite, container: format!("identity-{name}"), identity: Some(token.clone()) }).await;
+    assert_eq!(ran, 6);
+    let scopes = token.scopes.lock().unwrap().clone();
+    assert!(!scopes.is_empty() && scopes.iter().all(|s| s == "https://storage.azure.com/.default"), "{scopes:?}");
+    // A token for another audience is refused: the bearer token really is what authorizes.
+    let wrong = azurite.store_with_identity("identity-create", EmulatorToken::new("https://vault.azure.net"));
+    let refused = wrong.in_flight(&cred("cache")).await.unwrap_err();
+    assert!(matches!(&refused, StoreError::Backend(m) if m.contains("401") || m.contains("403")), "{refused:?}");
+    println!("blob store (Azurite over HTTPS, bearer token): {ran} contract properties hold");
 }

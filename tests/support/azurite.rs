@@ -4,6 +4,8 @@
 //! `devstoreaccount1.blob.core.windows.net` through `HttpOptions::resolve`, trusting the test
 //! CA — the production client, not a test-only path.
 
+use azure_core::credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions};
+use base64::Engine;
 use keyrelay::adapters::azure::blob_store::{BlobAuth, BlobStore};
 use keyrelay::adapters::azure::http::HttpOptions;
 use keyrelay::domain::SecretValue;
@@ -11,6 +13,7 @@ use keyrelay::twin::tls::TestCa;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Azurite's well-known development account (documented; not a secret).
@@ -57,6 +60,8 @@ impl Azurite {
         let child = Command::new(&blob_only)
             .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
             .args(["--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--silent"])
+            // Bearer tokens are checked for audience, issuer and lifetime (not signature).
+            .args(["--oauth", "basic"])
             .arg("--cert")
             .arg(&cert)
             .arg("--key")
@@ -99,5 +104,46 @@ impl Azurite {
     pub fn store(&self, container: &str) -> BlobStore {
         let auth = BlobAuth::SharedKey { account: ACCOUNT.into(), key: SecretValue::new(ACCOUNT_KEY) };
         BlobStore::new(&self.container_url(container), auth, &self.http_options()).expect("blob store client")
+    }
+
+    /// A new client that authenticates with an Entra ID bearer token from `credential`, as
+    /// keyrelay does in Azure with its managed identity.
+    pub fn store_with_identity(&self, container: &str, credential: Arc<EmulatorToken>) -> BlobStore {
+        BlobStore::new(&self.container_url(container), BlobAuth::Identity(credential), &self.http_options())
+            .expect("blob store client")
+    }
+}
+
+/// A token credential minting the unsigned JWTs Azurite's `--oauth basic` accepts, for the
+/// audience it was given; it records the scopes it was asked for.
+#[derive(Debug)]
+pub struct EmulatorToken {
+    audience: String,
+    pub scopes: Mutex<Vec<String>>,
+}
+
+impl EmulatorToken {
+    pub fn new(audience: &str) -> Arc<EmulatorToken> {
+        Arc::new(EmulatorToken { audience: audience.into(), scopes: Mutex::new(Vec::new()) })
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenCredential for EmulatorToken {
+    async fn get_token(&self, scopes: &[&str], _: Option<TokenRequestOptions<'_>>) -> azure_core::Result<AccessToken> {
+        self.scopes.lock().unwrap().extend(scopes.iter().map(|s| s.to_string()));
+        let now = time::OffsetDateTime::now_utc();
+        let b64 = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let header = b64(serde_json::json!({"alg": "RS256", "typ": "JWT"}));
+        let claims = b64(serde_json::json!({
+            "aud": self.audience,
+            "iss": "https://sts.windows.net/00000000-0000-0000-0000-000000000000/",
+            "nbf": now.unix_timestamp() - 60,
+            "iat": now.unix_timestamp() - 60,
+            "exp": now.unix_timestamp() + 3600,
+            "oid": "11111111-1111-1111-1111-111111111111",
+        }));
+        let token = format!("{header}.{claims}.c2lnbmF0dXJl");
+        Ok(AccessToken::new(Secret::new(token), now + time::Duration::hours(1)))
     }
 }
