@@ -222,3 +222,13 @@ fn an_unreadable_file_is_named() {
     assert!(e.to_string().starts_with("/nonexistent/keyrelay/policy.toml: "), "{e}");
     assert!(e.to_string().contains("cannot read"), "{e}");
 }
+
+#[test]
+fn toml_syntax_errors_are_located_too() {
+    let text = ONE.replace("validity = \"90d\"", "validity = 90d");
+    let e = refused(&text);
+    assert_points(&e, 2, "defaults.validity", "");
+    let text = ONE.replace("[[credential.consumer]]", "[[credential.consumer]\n");
+    let e = refused(&text);
+    assert_eq!(e.at.map(|a| a.line), Some(line_of(&text, "[[credential.consumer]")), "{e}");
+}
