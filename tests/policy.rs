@@ -2,14 +2,17 @@
 //! refused with the file, the line and the field.
 
 use chrono::{DateTime, Duration, Utc};
+use keyrelay::adapters::azure::providers::{ResourceId, KINDS};
 use keyrelay::domain::{CredentialName, Slot};
 use keyrelay::policy::{AlertTarget, Policy, PolicyError, ProviderTarget};
 use std::path::Path;
 
-const KINDS: &[&str] = &[
-    "redis", "redis-enterprise", "storage", "cosmos", "cosmos-readonly", "servicebus-rule", "eventhubs-rule",
-    "cognitive-services", "search-admin", "signalr", "webpubsub", "maps", "redis-cloud", "redis-selfhosted",
-];
+/// The kinds a binary knows: the ARM kind table's, and the Redis adapters' two.
+fn kinds() -> Vec<&'static str> {
+    let mut kinds: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+    kinds.extend(["redis-cloud", "redis-selfhosted"]);
+    kinds
+}
 
 const ONE: &str = r#"[defaults]
 validity = "90d"
@@ -53,7 +56,7 @@ fn line_of(text: &str, needle: &str) -> usize {
 fn the_documented_example_loads_and_maps_to_plans() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/policy.toml");
     let policy = Policy::load(&path).unwrap();
-    policy.check_kinds(KINDS).unwrap();
+    policy.check_kinds(&kinds()).unwrap();
     assert_eq!(policy.credentials.len(), 4);
 
     let cache = CredentialName::parse("orders-cache").unwrap();
@@ -163,7 +166,7 @@ fn provider_kinds_are_kebab_case_and_must_be_known() {
 
     let text = ONE.replace("provider = \"redis\"", "provider = \"memcached\"");
     let policy = Policy::parse(&text, "ops/policy.toml").unwrap();
-    let e = policy.check_kinds(KINDS).unwrap_err();
+    let e = policy.check_kinds(&kinds()).unwrap_err();
     assert_points(&e, line_of(&text, "provider ="), "credential.provider", "unknown provider kind \"memcached\"");
     assert!(e.to_string().contains("redis-cloud"), "lists the known kinds: {e}");
 }
@@ -231,4 +234,17 @@ fn toml_syntax_errors_are_located_too() {
     let text = ONE.replace("[[credential.consumer]]", "[[credential.consumer]\n");
     let e = refused(&text);
     assert_eq!(e.at.map(|a| a.line), Some(line_of(&text, "[[credential.consumer]")), "{e}");
+}
+
+#[test]
+fn resource_ids_are_checked_against_their_kind_at_their_line() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/policy.toml");
+    let arm_check = |c: &keyrelay::policy::CredentialPolicy| match (&c.target, KINDS.iter().find(|k| k.name == c.provider.as_str())) {
+        (ProviderTarget::Resource(id), Some(kind)) => ResourceId::for_kind(id, kind).map(|_| ()),
+        _ => Ok(()),
+    };
+    Policy::load(&path).unwrap().check_targets(arm_check).unwrap();
+    let text = ONE.replace("provider = \"redis\"", "provider = \"storage\"");
+    let e = Policy::parse(&text, "ops/policy.toml").unwrap().check_targets(arm_check).unwrap_err();
+    assert_points(&e, line_of(&text, "resource ="), "credential.resource", "credential \"cache\"");
 }

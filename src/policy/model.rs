@@ -57,9 +57,11 @@ pub struct CredentialPolicy {
     pub initial_slot: Option<Slot>,
     pub alert: Option<AlertTarget>,
     pub consumers: Vec<ConsumerPolicy>,
-    /// Where the credential is declared (its `name`), and its `provider` line.
+    /// Where the credential is declared (its `name`), its `provider` and its
+    /// `resource`/`address` lines.
     pub declared_at: Location,
     pub provider_at: Location,
+    pub target_at: Location,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +143,24 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// Lets a shell check each credential's resource or address against what its provider
+    /// kind expects (the ARM kind table knows each kind's resource type); a refusal is
+    /// reported at the `resource`/`address` line.
+    pub fn check_targets(&self, check: impl Fn(&CredentialPolicy) -> Result<(), String>) -> Result<(), PolicyError> {
+        for c in &self.credentials {
+            if let Err(why) = check(c) {
+                let field = match c.target {
+                    ProviderTarget::Resource(_) => "credential.resource",
+                    ProviderTarget::Address(_) => "credential.address",
+                };
+                return Err(PolicyError::new(&self.origin, Some(c.target_at), field, format!("credential {:?}: {why}", c.name.as_str())));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The file being checked, to turn spans into located errors.
 struct Ctx<'a> {
     file: &'a str,
@@ -176,6 +196,7 @@ impl Ctx<'_> {
     fn credential(&self, raw: RawCredential, defaults: &RawDefaults) -> Result<CredentialPolicy, PolicyError> {
         let name_span = raw.name.span();
         let target = self.target(&raw)?;
+        let target_span = raw.resource.as_ref().or(raw.address.as_ref()).map_or(name_span.clone(), Spanned::span);
         let secret = SecretRef {
             vault: vault_host(raw.vault.get_ref()).map_err(|why| self.err(raw.vault.span(), "credential.vault", why))?,
             name: secret_name(raw.secret.get_ref()).map_err(|why| self.err(raw.secret.span(), "credential.secret", why))?,
@@ -214,6 +235,7 @@ impl Ctx<'_> {
             provider: raw.provider.get_ref().clone(),
             provider_at: self.at(raw.provider.span()),
             declared_at: self.at(name_span),
+            target_at: self.at(target_span),
             target,
             secret,
             content_type: raw.content_type.or_else(|| defaults.content_type.clone()).unwrap_or_else(|| "text/plain".into()),
