@@ -2,5 +2,6 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod azurite;
 pub mod redis;
 pub mod twin;
