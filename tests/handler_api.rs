@@ -76,7 +76,8 @@ async fn every_documented_operation_behaves_as_documented() {
         ("get", "/rotations/{id}", "rotations/none-such".into(), json!({}), None, 404),
         ("get", "/rotations/{id}/evidence", format!("rotations/{id}/evidence"), json!({}), None, 200),
         ("get", "/rotations/{id}/evidence", format!("rotations/{id}/evidence"), json!({"format": "pdf"}), None, 400),
-        ("post", "/rotations/{id}/retry", format!("rotations/{id}/retry"), json!({}), Some(r#"{"operator":"alice"}"#), 200),
+        // Retry is for stalled rotations: refused while reloading.
+        ("post", "/rotations/{id}/retry", format!("rotations/{id}/retry"), json!({}), Some(r#"{"operator":"alice"}"#), 409),
         ("post", "/rotations/{id}/retry", format!("rotations/{id}/retry"), json!({}), None, 400),
         ("post", "/rotations/{id}/force", format!("rotations/{id}/force"), json!({}), Some(r#"{"operator":"alice"}"#), 400),
         ("post", "/rotations/{id}/rollback", format!("rotations/{id}/rollback"), json!({}), Some(r#"{"operator":"alice","reason":"canary failed"}"#), 200),
