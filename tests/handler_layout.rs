@@ -82,8 +82,8 @@ fn every_setting_is_documented_and_in_the_sample() {
     for host_setting in ["FUNCTIONS_WORKER_RUNTIME", "ServiceBusConnection__fullyQualifiedNamespace", "AzureWebJobsStorage__accountName", "APPLICATIONINSIGHTS_CONNECTION_STRING"] {
         assert!(values.contains_key(host_setting) && docs.contains(host_setting), "{host_setting}");
     }
-    // settings.rs is the only reader of KEYRELAY_* app settings in src/ (test-only ones aside).
-    let mut stack = vec![Path::new(ROOT).join("src")];
+    // settings.rs is the only reader of KEYRELAY_* app settings in the handler's shells.
+    let mut stack = vec![Path::new(ROOT).join("src/shells")];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
@@ -132,4 +132,38 @@ fn the_package_has_the_layout_the_host_expects() {
     std::fs::write(&fake, b"MZ not elf").unwrap();
     let err = package(&PackageOptions { binary: fake, policy: None, ..opts }).unwrap_err();
     assert!(err.to_string().contains("ELF"), "{err}");
+}
+
+#[test]
+fn serve_refuses_to_start_without_what_it_needs() {
+    let exe = env!("CARGO_BIN_EXE_keyrelay");
+    let help = std::process::Command::new(exe).args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("FUNCTIONS_CUSTOMHANDLER_PORT") && help.contains("host.json"), "{help}");
+
+    let run = |envs: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(exe);
+        cmd.arg("serve");
+        for s in SETTINGS {
+            cmd.env_remove(s.name);
+        }
+        cmd.envs(envs.iter().copied());
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success(), "serve started with {envs:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0")]).contains("KEYRELAY_SERVICEBUS_NAMESPACE"));
+    assert!(run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("KEYRELAY_SERVICEBUS_NAMESPACE", "ns.servicebus.windows.net"), ("KEYRELAY_EXPIRY_LEAD", "soon")])
+        .contains("KEYRELAY_EXPIRY_LEAD"));
+    assert!(run(&[("KEYRELAY_SERVICEBUS_NAMESPACE", "ns.servicebus.windows.net")]).contains("FUNCTIONS_CUSTOMHANDLER_PORT"));
+    // Every production adapter missing from this build is named; no in-memory fallback.
+    let err = run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("KEYRELAY_SERVICEBUS_NAMESPACE", "ns.servicebus.windows.net")]);
+    let settings = keyrelay::shells::settings::Settings::from_lookup(|k| match k {
+        "KEYRELAY_SERVICEBUS_NAMESPACE" => Some("ns.servicebus.windows.net".into()),
+        _ => None,
+    })
+    .unwrap();
+    for piece in keyrelay::shells::cli::wiring::missing_pieces(&settings) {
+        assert!(err.contains(piece), "{piece} not named in: {err}");
+    }
 }
