@@ -141,12 +141,14 @@ fn serve_refuses_to_start_without_what_it_needs() {
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("FUNCTIONS_CUSTOMHANDLER_PORT") && help.contains("host.json"), "{help}");
 
+    let policy = format!("{ROOT}/examples/policy.toml");
     let run = |envs: &[(&str, &str)]| {
         let mut cmd = std::process::Command::new(exe);
         cmd.arg("serve");
         for s in SETTINGS {
             cmd.env_remove(s.name);
         }
+        cmd.env("KEYRELAY_POLICY", &policy);
         cmd.envs(envs.iter().copied());
         let out = cmd.output().unwrap();
         assert!(!out.status.success(), "serve started with {envs:?}");
@@ -156,6 +158,12 @@ fn serve_refuses_to_start_without_what_it_needs() {
     assert!(run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("KEYRELAY_SERVICEBUS_NAMESPACE", "ns.servicebus.windows.net"), ("KEYRELAY_EXPIRY_LEAD", "soon")])
         .contains("KEYRELAY_EXPIRY_LEAD"));
     assert!(run(&[("KEYRELAY_SERVICEBUS_NAMESPACE", "ns.servicebus.windows.net")]).contains("FUNCTIONS_CUSTOMHANDLER_PORT"));
+    // A broken policy stops it with the file and line.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[credential]]\nname = \"x y\"\n").unwrap();
+    let err = run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("KEYRELAY_SERVICEBUS_NAMESPACE", "ns.servicebus.windows.net"), ("KEYRELAY_POLICY", bad.to_str().unwrap())]);
+    assert!(err.contains("bad.toml") && err.contains(":2"), "{err}");
     // Every production adapter missing from this build is named; no in-memory fallback.
     let err = run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("KEYRELAY_SERVICEBUS_NAMESPACE", "ns.servicebus.windows.net")]);
     let settings = keyrelay::shells::settings::Settings::from_lookup(|k| match k {
@@ -165,5 +173,19 @@ fn serve_refuses_to_start_without_what_it_needs() {
     .unwrap();
     for piece in keyrelay::shells::cli::wiring::missing_pieces(&settings) {
         assert!(err.contains(piece), "{piece} not named in: {err}");
+    }
+}
+
+#[test]
+fn the_example_policy_is_a_catalog() {
+    use keyrelay::shells::handler::Catalog;
+    let policy = keyrelay::policy::Policy::load(&Path::new(ROOT).join("examples/policy.toml")).unwrap();
+    let entries = policy.entries();
+    assert_eq!(entries.len(), policy.credentials.len());
+    for (entry, credential) in entries.iter().zip(&policy.credentials) {
+        assert_eq!(entry.plan.credential, credential.name);
+        assert_eq!(entry.cadence, credential.rotate_every);
+        let found = policy.by_secret(&|vault| vault == credential.secret.vault, &credential.secret.name.to_ascii_uppercase());
+        assert_eq!(found.len(), 1, "{}", credential.name);
     }
 }

@@ -7,16 +7,16 @@
 
 use crate::adapters::azure::http::HttpOptions;
 use crate::adapters::azure::identity::IdentitySettings;
+use crate::policy::Policy;
 use crate::shells::handler::Handler;
 use crate::shells::settings::{self, Settings, StateStoreSetting};
 
 /// The production adapters this build does not contain yet, for the given settings.
 pub fn missing_pieces(settings: &Settings) -> Vec<&'static str> {
-    let mut missing = vec!["the policy loader (src/policy)"];
-    missing.push(match settings.state_store {
+    let mut missing = vec![match settings.state_store {
         StateStoreSetting::Sqlite(_) => "the SQLite rotation store (src/adapters/sqlite_store.rs)",
         StateStoreSetting::Blob(_) => "the Blob rotation store (src/adapters/azure/blob_store.rs)",
-    });
+    }];
     missing.push("the Key Vault secret store (src/adapters/azure/keyvault.rs)");
     missing.push("the Service Bus step and command senders (src/adapters/azure/servicebus/)");
     missing.push("the key providers (src/adapters/azure/providers/, src/adapters/redis/)");
@@ -37,6 +37,9 @@ pub fn identity_settings(settings: &Settings) -> anyhow::Result<IdentitySettings
 
 pub async fn build(settings: &Settings) -> anyhow::Result<Handler> {
     settings.require_servicebus()?;
+    // The policy is checked up front: a mistake in it is a start-up error with file:line.
+    let policy = Policy::load(&settings.policy)?;
+    tracing::info!(credentials = policy.credentials.len(), policy = %settings.policy.display(), "policy loaded");
     let http = HttpOptions::from_env()?;
     let identity = identity_settings(settings)?;
     // Built now so a misconfigured credential fails at start-up; it fetches no token yet.
