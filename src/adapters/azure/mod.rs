@@ -1,5 +1,9 @@
 //! Azure adapters: identity, Resource Manager providers, Key Vault, Service Bus, Blob state.
 
 pub mod http;
+pub mod servicebus;
+pub mod keyvault;
 pub mod identity;
 pub mod sdk_transport;
+pub mod arm;
+pub mod providers;

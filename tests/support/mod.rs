@@ -1,0 +1,4 @@
+//! Shared test helpers, one topic per file.
+#![allow(dead_code)]
+
+pub mod twin;
