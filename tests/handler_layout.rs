@@ -141,7 +141,13 @@ fn serve_refuses_to_start_without_what_it_needs() {
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("FUNCTIONS_CUSTOMHANDLER_PORT") && help.contains("host.json"), "{help}");
 
-    let policy = format!("{ROOT}/examples/policy.toml");
+    // The example policy without its Redis Cloud credential (this build's providers are ARM's).
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(format!("{ROOT}/examples/policy.toml")).unwrap();
+    let cut = example[..example.find("provider = \"redis-cloud\"").unwrap()].rfind("[[credential]]").unwrap();
+    let arm_only = dir.path().join("arm-only.toml");
+    std::fs::write(&arm_only, &example[..cut]).unwrap();
+    let policy = arm_only.to_str().unwrap().to_string();
     let run = |envs: &[(&str, &str)]| {
         let mut cmd = std::process::Command::new(exe);
         cmd.arg("serve");
@@ -155,19 +161,21 @@ fn serve_refuses_to_start_without_what_it_needs() {
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     assert!(run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0")]).contains("KEYRELAY_SERVICEBUS_NAMESPACE"));
-    assert!(run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("KEYRELAY_SERVICEBUS_NAMESPACE", "ns.servicebus.windows.net"), ("KEYRELAY_EXPIRY_LEAD", "soon")])
+    assert!(run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("KEYRELAY_SERVICEBUS_NAMESPACE", "contoso-rotation.servicebus.windows.net"), ("KEYRELAY_EXPIRY_LEAD", "soon")])
         .contains("KEYRELAY_EXPIRY_LEAD"));
-    assert!(run(&[("KEYRELAY_SERVICEBUS_NAMESPACE", "ns.servicebus.windows.net")]).contains("FUNCTIONS_CUSTOMHANDLER_PORT"));
-    // A broken policy stops it with the file and line.
-    let dir = tempfile::tempdir().unwrap();
+    assert!(run(&[("KEYRELAY_SERVICEBUS_NAMESPACE", "contoso-rotation.servicebus.windows.net")]).contains("FUNCTIONS_CUSTOMHANDLER_PORT"));
+    // A broken policy stops it with the file and line; a provider kind without an adapter too.
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[[credential]]\nname = \"x y\"\n").unwrap();
-    let err = run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("KEYRELAY_SERVICEBUS_NAMESPACE", "ns.servicebus.windows.net"), ("KEYRELAY_POLICY", bad.to_str().unwrap())]);
+    let err = run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("KEYRELAY_SERVICEBUS_NAMESPACE", "contoso-rotation.servicebus.windows.net"), ("KEYRELAY_POLICY", bad.to_str().unwrap())]);
     assert!(err.contains("bad.toml") && err.contains(":2"), "{err}");
+    let example_path = format!("{ROOT}/examples/policy.toml");
+    let err = run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("KEYRELAY_SERVICEBUS_NAMESPACE", "contoso-rotation.servicebus.windows.net"), ("KEYRELAY_POLICY", &example_path)]);
+    assert!(err.contains("redis-cloud"), "{err}");
     // Every production adapter missing from this build is named; no in-memory fallback.
-    let err = run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("KEYRELAY_SERVICEBUS_NAMESPACE", "ns.servicebus.windows.net")]);
+    let err = run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("KEYRELAY_SERVICEBUS_NAMESPACE", "contoso-rotation.servicebus.windows.net")]);
     let settings = keyrelay::shells::settings::Settings::from_lookup(|k| match k {
-        "KEYRELAY_SERVICEBUS_NAMESPACE" => Some("ns.servicebus.windows.net".into()),
+        "KEYRELAY_SERVICEBUS_NAMESPACE" => Some("contoso-rotation.servicebus.windows.net".into()),
         _ => None,
     })
     .unwrap();
