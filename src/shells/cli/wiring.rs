@@ -1,32 +1,29 @@
 //! Builds the production handler from app settings: the policy, the rotation store, Key Vault,
 //! Service Bus and the key providers, all from one [`Settings`].
 //!
-//! `serve` never falls back to in-memory adapters: a piece this build cannot construct is a
-//! start-up error that names it, so a misconfigured or incomplete deployment fails loudly in
-//! the host's log instead of rotating against nothing.
+//! `serve` never falls back to in-memory adapters: a piece that cannot be constructed (a bad
+//! setting, a policy mistake, a provider kind this build has no adapter for) is a start-up
+//! error that names it, so a misconfigured deployment fails loudly in the host's log instead
+//! of rotating against nothing. Nothing here fetches a token or opens a connection: the host
+//! wants the handler listening within 60 seconds.
 
 use crate::adapters::azure::arm::client::ArmClient;
+use crate::adapters::azure::blob_store::{BlobAuth, BlobStore};
 use crate::adapters::azure::http::HttpOptions;
 use crate::adapters::azure::identity::IdentitySettings;
 use crate::adapters::azure::keyvault::KeyVaultSecrets;
 use crate::adapters::azure::providers::{ArmKeyProvider, KINDS};
 use crate::adapters::azure::sdk_transport::SdkTransport;
 use crate::adapters::azure::servicebus::{ServiceBusAuth, ServiceBusCommandQueue, ServiceBusNamespace, ServiceBusStepBus};
+use crate::adapters::sqlite_store::SqliteStore;
 use crate::core::Plan;
+use azure_core::credentials::TokenCredential;
 use crate::driver::{Driver, DriverError, OsEntropy, ProviderFactory};
 use crate::policy::Policy;
 use crate::ports::{Clock, KeyProvider, RotationStore, SecretStore, SystemClock};
 use crate::shells::handler::{Handler, HandlerOptions};
 use crate::shells::settings::{self, Settings, StateStoreSetting};
 use std::sync::Arc;
-
-/// The production adapters this build does not contain yet, for the given settings.
-pub fn missing_pieces(settings: &Settings) -> Vec<&'static str> {
-    vec![match settings.state_store {
-        StateStoreSetting::Sqlite(_) => "the SQLite rotation store (src/adapters/sqlite_store.rs)",
-        StateStoreSetting::Blob(_) => "the Blob rotation store (src/adapters/azure/blob_store.rs)",
-    }]
-}
 
 /// The identity settings from the parsed app settings; the `AZURE_*` variables that
 /// azure_identity's credentials read by convention (tenant, client secret) come from the
@@ -70,8 +67,8 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Handler> {
     let steps = Arc::new(ServiceBusStepBus::new(&bus, &settings.steps_topic)?);
     let commands = Arc::new(ServiceBusCommandQueue::new(&bus, &settings.commands_queue)?);
     let secrets: Arc<dyn SecretStore> = Arc::new(KeyVaultSecrets::new(credential.clone(), SdkTransport::client_options(&http)?));
+    let store = rotation_store(settings, credential.clone(), &http)?;
     let arm = ArmClient::new(&identity.arm_endpoint, identity.cloud.arm_audience(), identity.identity_description(), credential, http.client()?)?;
-    let store = rotation_store(settings)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let driver = Driver {
         store: store.clone(),
@@ -92,10 +89,13 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Handler> {
     })
 }
 
-/// The rotation store the settings name.
-fn rotation_store(settings: &Settings) -> anyhow::Result<Arc<dyn RotationStore>> {
-    anyhow::bail!(
-        "keyrelay serve cannot start: this build lacks {}. Build from a branch that has them merged.",
-        missing_pieces(settings).join(", ")
-    )
+/// The rotation store the settings name: SQLite (the embedded default) or a Blob container reached with the app's identity.
+fn rotation_store(settings: &Settings, credential: Arc<dyn TokenCredential>, http: &HttpOptions) -> anyhow::Result<Arc<dyn RotationStore>> {
+    match &settings.state_store {
+        StateStoreSetting::Sqlite(path) => {
+            let store = SqliteStore::open(path).map_err(|e| anyhow::anyhow!("{}={}: {e}", settings::STATE_STORE, path.display()))?;
+            Ok(Arc::new(store))
+        }
+        StateStoreSetting::Blob(url) => Ok(Arc::new(BlobStore::new(url.as_str(), BlobAuth::Identity(credential), http)?)),
+    }
 }
