@@ -2,4 +2,5 @@
 #![allow(dead_code)]
 
 pub mod azurite;
+pub mod handler;
 pub mod twin;
