@@ -57,31 +57,8 @@ pub enum StateStoreSetting {
     Blob(url::Url),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialKind {
-    ManagedIdentity,
-    WorkloadIdentity,
-    AzureCli,
-    ClientSecret,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cloud {
-    Public,
-    China,
-    UsGovernment,
-}
-
-impl Cloud {
-    /// The Azure Resource Manager endpoint of this cloud.
-    pub fn arm_endpoint(self) -> &'static str {
-        match self {
-            Cloud::Public => "https://management.azure.com",
-            Cloud::China => "https://management.chinacloudapi.cn",
-            Cloud::UsGovernment => "https://management.usgovcloudapi.net",
-        }
-    }
-}
+/// The credential and cloud kinds are the identity adapter's own types, parsed by it.
+pub use crate::adapters::azure::identity::{Cloud, CredentialKind};
 
 /// A setting whose value could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,25 +183,11 @@ fn parse_entity(name: &'static str, v: &str) -> Result<String, SettingError> {
 }
 
 fn parse_credential(v: &str) -> Result<CredentialKind, SettingError> {
-    match v.to_ascii_lowercase().as_str() {
-        "managed-identity" => Ok(CredentialKind::ManagedIdentity),
-        "workload-identity" => Ok(CredentialKind::WorkloadIdentity),
-        "azure-cli" => Ok(CredentialKind::AzureCli),
-        "client-secret" => Ok(CredentialKind::ClientSecret),
-        _ => Err(SettingError {
-            name: CREDENTIAL,
-            why: format!("{v:?}; use managed-identity, workload-identity, azure-cli or client-secret"),
-        }),
-    }
+    CredentialKind::parse(v).map_err(|e| SettingError { name: CREDENTIAL, why: e.to_string() })
 }
 
 fn parse_cloud(v: &str) -> Result<Cloud, SettingError> {
-    match v.to_ascii_lowercase().as_str() {
-        "public" => Ok(Cloud::Public),
-        "china" => Ok(Cloud::China),
-        "usgovernment" => Ok(Cloud::UsGovernment),
-        _ => Err(SettingError { name: CLOUD, why: format!("{v:?}; use public, china or usgovernment") }),
-    }
+    Cloud::parse(v).map_err(|e| SettingError { name: CLOUD, why: e.to_string() })
 }
 
 #[cfg(test)]

@@ -3,5 +3,6 @@
 
 pub mod agent;
 pub mod azurite;
+pub mod handler;
 pub mod redis;
 pub mod twin;
