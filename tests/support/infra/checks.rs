@@ -560,12 +560,8 @@ pub fn check_stalled_query(infra: &Infra) -> Result<String, String> {
     Ok(marker)
 }
 
-/// Whether some Rust source under `src/` spells `marker` as a string literal; `None` when the
-/// handler (src/shells/handler) is not in this checkout.
-pub fn marker_is_logged(root: &Path, marker: &str) -> Option<bool> {
-    if !root.join("src/shells/handler").is_dir() {
-        return None;
-    }
+/// Whether some Rust source under `src/` spells `marker` as a string literal.
+pub fn marker_is_logged(root: &Path, marker: &str) -> bool {
     let literal = format!("\"{marker}\"");
     let mut stack = vec![root.join("src")];
     while let Some(dir) = stack.pop() {
@@ -576,9 +572,9 @@ pub fn marker_is_logged(root: &Path, marker: &str) -> Option<bool> {
             } else if path.extension().is_some_and(|e| e == "rs")
                 && std::fs::read_to_string(&path).unwrap_or_default().contains(&literal)
             {
-                return Some(true);
+                return true;
             }
         }
     }
-    Some(false)
+    false
 }
