@@ -1,3 +1,6 @@
 //! The programs around the core: the Functions custom handler, the CLI, the consumer agent.
 
+pub mod cli;
 pub mod demo;
+pub mod handler;
+pub mod settings;

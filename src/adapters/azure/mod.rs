@@ -1,3 +1,5 @@
 //! Azure adapters: identity, Resource Manager providers, Key Vault, Service Bus, Blob state.
 
 pub mod http;
+pub mod identity;
+pub mod sdk_transport;
