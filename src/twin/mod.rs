@@ -6,10 +6,13 @@
 //! host-name overrides ([`crate::adapters::azure::http::HttpOptions`]). There is no plain-http
 //! or test-only branch in the clients.
 
+pub mod arm;
 pub mod identity;
+pub mod process_identity;
 pub mod server;
 pub mod tls;
 
+pub use arm::ArmTwin;
 pub use identity::IdentityTwin;
 pub use server::TlsServer;
 pub use tls::TestCa;

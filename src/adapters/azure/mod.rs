@@ -3,3 +3,5 @@
 pub mod http;
 pub mod identity;
 pub mod sdk_transport;
+pub mod arm;
+pub mod providers;
