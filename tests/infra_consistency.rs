@@ -12,17 +12,14 @@ mod infra;
 use infra::checks::{self, Infra};
 use infra::contract::{self, Source};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn report_source(what: &str, source: &Source) {
-    match source {
-        Source::Code(path) => eprintln!("{what}: checked against the code ({path})"),
-        Source::Contract(note) => eprintln!("{what}: checked against the contract constant — {note}"),
-    }
+    eprintln!("{what}: checked against the code ({})", source.0);
 }
 
 fn assert_clean(what: &str, problems: Vec<String>) {
@@ -36,11 +33,11 @@ fn assert_caught(what: &str, problems: &[String], needle: &str) {
     );
 }
 
-fn code_defaults(root: &Path) -> BTreeMap<String, String> {
+fn code_defaults() -> BTreeMap<String, String> {
     checks::ENTITIES
         .iter()
         .map(|e| {
-            let (default, source) = contract::code_default(root, e.setting).unwrap_or_else(|err| panic!("{err}"));
+            let (default, source) = contract::code_default(e.setting).unwrap_or_else(|err| panic!("{err}"));
             report_source(e.setting, &source);
             (e.setting.to_string(), default)
         })
@@ -71,23 +68,25 @@ fn main_bicep_uses_every_module_and_every_module_exists() {
 fn app_settings_are_exactly_what_the_code_reads() {
     let root = root();
     let infra = Infra::load(&root);
-    let (settings, source) = contract::code_settings(&root);
+    let (settings, source) = contract::code_settings();
     report_source("app settings", &source);
     assert_eq!(settings.len(), contract::CONTRACT_SETTINGS.len(), "settings read by the code: {settings:?}");
     let contract_names: BTreeSet<String> = contract::CONTRACT_SETTINGS.iter().map(|(n, _)| n.to_string()).collect();
     assert_eq!(settings, contract_names, "the code's settings differ from the settings contract");
-    assert_clean("app settings", checks::check_app_settings(&infra, &settings));
-    match checks::check_local_settings_sample(&root, &settings) {
-        Some(problems) => assert_clean("local.settings.sample.json", problems),
-        None => eprintln!("local.settings.sample.json: not in this checkout, not checked"),
+    for (name, default) in contract::CONTRACT_SETTINGS.iter().filter(|(_, d)| !d.is_empty()) {
+        let (code, _) = contract::code_default(name).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(&code, default, "{name}: the code's default differs from the settings contract");
     }
+    assert_clean("app settings", checks::check_app_settings(&infra, &settings));
+    let sample = checks::check_local_settings_sample(&root, &settings).expect("local.settings.sample.json");
+    assert_clean("local.settings.sample.json", sample);
 }
 
 #[test]
 fn a_setting_changed_on_one_side_only_is_caught() {
     let root = root();
     let infra = Infra::load(&root);
-    let (settings, _) = contract::code_settings(&root);
+    let (settings, _) = contract::code_settings();
     // infra side renamed
     let renamed = infra.edited("infra/modules/functionapp.bicep", "KEYRELAY_EXPIRY_LEAD:", "KEYRELAY_EXPIRY_WINDOW:");
     let problems = checks::check_app_settings(&renamed, &settings);
@@ -113,14 +112,14 @@ fn a_setting_changed_on_one_side_only_is_caught() {
 fn queue_and_topic_names_agree_between_bicep_and_code() {
     let root = root();
     let infra = Infra::load(&root);
-    assert_clean("entity names", checks::check_entity_names(&infra, &code_defaults(&root)));
+    assert_clean("entity names", checks::check_entity_names(&infra, &code_defaults()));
 }
 
 #[test]
 fn a_queue_name_changed_on_one_side_only_is_caught() {
     let root = root();
     let infra = Infra::load(&root);
-    let defaults = code_defaults(&root);
+    let defaults = code_defaults();
     let renamed = infra.edited("infra/main.bicep", "= 'rotation-commands'", "= 'rotation-cmds'");
     assert_caught("bicep default", &checks::check_entity_names(&renamed, &defaults), "param commandsQueueName defaults to Some(\"rotation-cmds\")");
     let mut code_side = defaults.clone();
@@ -136,16 +135,12 @@ fn a_queue_name_changed_on_one_side_only_is_caught() {
 fn function_defs_match_the_design_and_infra() {
     let root = root();
     let infra = Infra::load(&root);
-    let defaults = code_defaults(&root);
-    match checks::load_function_defs(&root) {
-        Some(defs) => {
-            eprintln!("function-defs: checked against the code (function-defs/)");
-            assert_clean("function-defs", checks::check_functions(&infra, &defs, &defaults));
-        }
-        None => eprintln!("function-defs: not in this checkout; only the synthetic cases below run"),
-    }
-    // Independent of the checkout: function definitions written the way the contract says pass,
-    // and one naming an entity infra does not create, or another connection, is caught.
+    let defaults = code_defaults();
+    let defs = checks::load_function_defs(&root).expect("function-defs/");
+    assert_clean("function-defs", checks::check_functions(&infra, &defs, &defaults));
+    // Function definitions written the other ways the contract allows (a literal queue name, an
+    // output binding) pass too, and one naming an entity infra does not create, another
+    // connection, or an app setting infra does not set, is caught.
     let defs = synthetic_function_defs();
     assert_clean("synthetic function-defs", checks::check_functions(&infra, &defs, &defaults));
     let mut wrong = defs.clone();
@@ -272,12 +267,11 @@ fn every_parameter_is_documented_and_parameter_files_match_main() {
 #[test]
 fn the_example_parameters_are_valid_for_the_code() {
     let infra = Infra::load(&root());
-    let (kinds, _) = contract::provider_kinds();
-    assert_clean("example parameters", checks::check_parameter_example(&infra, &kinds));
+    assert_clean("example parameters", checks::check_parameter_example(&infra));
     let bad = infra.edited("infra/main.parameters.example.json", "\"id\": \"reports-worker\"", "\"id\": \"reports worker\"");
-    assert_caught("consumer id", &checks::check_parameter_example(&bad, &kinds), "consumer \"reports worker\"");
+    assert_caught("consumer id", &checks::check_parameter_example(&bad), "consumer \"reports worker\"");
     let bad = infra.edited("infra/main.parameters.example.json", "\"kind\": \"redis\"", "\"kind\": \"storage\"");
-    assert_caught("resource kind", &checks::check_parameter_example(&bad, &kinds), "is not a Microsoft.Storage/storageAccounts");
+    assert_caught("resource kind", &checks::check_parameter_example(&bad), "but kind \"storage\" expects Microsoft.Storage/storageAccounts");
 }
 
 #[test]

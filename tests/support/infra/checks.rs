@@ -3,7 +3,7 @@
 //! caught: they edit the text of one side in memory and expect a problem.
 
 use super::bicep::{BicepFile, Value};
-use super::contract::{self, ProviderKind, SERVICE_BUS_CONNECTION};
+use super::contract::{self, SERVICE_BUS_CONNECTION};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -489,10 +489,12 @@ pub fn check_docs(infra: &Infra) -> Vec<String> {
     problems
 }
 
-/// The example parameters file: credential names and consumer ids are valid for the code
-/// (`CredentialName`, `ConsumerId`), kinds are provider kinds, resource ids are of that kind,
-/// and every consumer's secret is a managed credential's secret.
-pub fn check_parameter_example(infra: &Infra, kinds: &[ProviderKind]) -> Vec<String> {
+/// The example parameters file is valid for the code: credential names and consumer ids parse
+/// (`CredentialName`, `ConsumerId`), each kind is a provider kind and its resource id one the
+/// kind accepts (`ResourceKind::by_name`, `ResourceId::for_kind`), and every consumer's secret
+/// is a managed credential's secret.
+pub fn check_parameter_example(infra: &Infra) -> Vec<String> {
+    use keyrelay::adapters::azure::providers::{ResourceId, ResourceKind};
     const REL: &str = "infra/main.parameters.example.json";
     let mut problems = Vec::new();
     let json: serde_json::Value = match infra.texts.get(REL).map(|t| serde_json::from_str(t)) {
@@ -508,12 +510,8 @@ pub fn check_parameter_example(infra: &Infra, kinds: &[ProviderKind]) -> Vec<Str
         if let Err(e) = keyrelay::domain::CredentialName::parse(&name) {
             problems.push(format!("{REL}: credential {name:?}: {e}"));
         }
-        match kinds.iter().find(|k| k.name == kind) {
-            None => problems.push(format!("{REL}: credential {name}: kind {kind:?} is not a provider kind")),
-            Some(k) if !k.resource_types.iter().any(|t| t.eq_ignore_ascii_case(&resource_type_of(&id))) => {
-                problems.push(format!("{REL}: credential {name}: resourceId {id:?} is not a {}", k.resource_types.join(" or ")))
-            }
-            Some(_) => {}
+        if let Err(e) = ResourceKind::by_name(&kind).and_then(|k| ResourceId::for_kind(&id, k)) {
+            problems.push(format!("{REL}: credential {name}: {e}"));
         }
         secrets.insert(field(&credential, "secretName"));
     }
@@ -530,13 +528,6 @@ pub fn check_parameter_example(infra: &Infra, kinds: &[ProviderKind]) -> Vec<Str
         }
     }
     problems
-}
-
-/// `Microsoft.X/type[/childType...]` of an ARM resource id.
-fn resource_type_of(id: &str) -> String {
-    let segments: Vec<&str> = id.split('/').collect();
-    let types = segments.iter().skip(7).step_by(2).copied();
-    std::iter::once(segments.get(6).copied().unwrap_or_default()).chain(types).collect::<Vec<_>>().join("/")
 }
 
 const ALERTS: &str = "infra/modules/alerts.bicep";
