@@ -402,25 +402,32 @@ impl Parser {
 
     fn object(&mut self) -> Result<Value, ParseError> {
         self.pos += 1;
-        let mut entries = Vec::new();
+        let entries = self.delimited('}', "object", |p| {
+            let key = if p.peek() == Some('\'') { p.string()? } else { p.ident()? };
+            p.expect(':')?;
+            Ok((key, p.value()?))
+        })?;
+        Ok(Value::Object(entries))
+    }
+
+    /// Entries separated by newlines or commas up to `close` (consumed); `what` names the
+    /// construct in the error for a missing `close`.
+    fn delimited<T>(
+        &mut self,
+        close: char,
+        what: &str,
+        mut entry: impl FnMut(&mut Self) -> Result<T, ParseError>,
+    ) -> Result<Vec<T>, ParseError> {
+        let mut out = Vec::new();
         loop {
             self.skip_separators();
             match self.peek() {
-                None => return self.error("unterminated object"),
-                Some('}') => {
+                None => return self.error(format!("unterminated {what}")),
+                Some(c) if c == close => {
                     self.pos += 1;
-                    return Ok(Value::Object(entries));
+                    return Ok(out);
                 }
-                Some('\'') => {
-                    let key = self.string()?;
-                    self.expect(':')?;
-                    entries.push((key, self.value()?));
-                }
-                _ => {
-                    let key = self.ident()?;
-                    self.expect(':')?;
-                    entries.push((key, self.value()?));
-                }
+                _ => out.push(entry(self)?),
             }
         }
     }
@@ -453,18 +460,7 @@ impl Parser {
             self.expect(']')?;
             return Ok(Value::For { header: header.trim().to_string(), body: Box::new(body) });
         }
-        let mut items = Vec::new();
-        loop {
-            self.skip_separators();
-            match self.peek() {
-                None => return self.error("unterminated array"),
-                Some(']') => {
-                    self.pos += 1;
-                    return Ok(Value::Array(items));
-                }
-                _ => items.push(self.value()?),
-            }
-        }
+        Ok(Value::Array(self.delimited(']', "array", Self::value)?))
     }
 
     fn skip_separators(&mut self) {
