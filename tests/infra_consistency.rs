@@ -288,3 +288,31 @@ fn the_stalled_alert_searches_for_what_the_handler_logs() {
     let err = checks::check_stalled_query(&elsewhere).unwrap_err();
     assert!(err.contains("does not search for stalledMarker"), "{err}");
 }
+
+fn package_help() -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyrelay"))
+        .args(["package", "--help"])
+        .output()
+        .expect("run keyrelay package --help");
+    assert!(out.status.success(), "keyrelay package --help failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn azd_hooks_and_packaging_fit_together() {
+    let root = root();
+    let infra = Infra::load(&root);
+    let help = package_help();
+    assert_clean("azd", checks::check_azd(&infra, &help));
+    for hook in ["infra/hooks/package.sh", "infra/hooks/subscribe-events.sh"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(root.join(hook)).unwrap().permissions().mode();
+        assert!(mode & 0o111 != 0, "{hook} is not executable");
+    }
+    let flag = infra.edited("infra/hooks/package.sh", "--policy \"$policy\" --out", "--policy-file \"$policy\" --out");
+    assert_caught("flag", &checks::check_azd(&flag, &help), "has no flag --policy-file");
+    let dist = infra.edited("azure.yaml", "dist: .azure-package/app", "dist: .azure-package");
+    assert_caught("dist", &checks::check_azd(&dist, &help), "but package.sh unpacks the app into \".azure-package/app\"");
+    let switch = infra.edited("infra/hooks/subscribe-events.sh", "azd env set SUBSCRIBE_KEYVAULT_EVENTS true", "azd env set SUBSCRIBE_EVENTS true");
+    assert_caught("switch", &checks::check_azd(&switch, &help), "must agree on SUBSCRIBE_KEYVAULT_EVENTS");
+}

@@ -569,3 +569,57 @@ pub fn marker_is_logged(root: &Path, marker: &str) -> bool {
     }
     false
 }
+
+/// azure.yaml, its hooks and the packaging command agree: the hooks azure.yaml runs exist, the
+/// folder azd deploys (`dist`) is the one package.sh fills, every flag package.sh passes to
+/// `keyrelay package` is one the CLI accepts (`package_help` is its `--help`), and the event
+/// subscription switch the postdeploy hook sets is the one main.parameters.json maps.
+pub fn check_azd(infra: &Infra, package_help: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let yaml = &infra.texts["azure.yaml"];
+    let value_of = |key: &str| {
+        yaml.lines().find_map(|l| l.trim().strip_prefix(&format!("{key}:")).map(|v| v.trim().to_string()))
+    };
+    for (key, want) in [("host", "function"), ("language", "custom"), ("provider", "bicep"), ("path", "infra")] {
+        if value_of(key).as_deref() != Some(want) {
+            problems.push(format!("azure.yaml: {key} is {:?}, expected {want:?}", value_of(key)));
+        }
+    }
+    for hook in yaml.lines().filter_map(|l| l.trim().strip_prefix("run: ./")) {
+        if !infra.texts.contains_key(hook) {
+            problems.push(format!("azure.yaml: hook {hook} does not exist"));
+        }
+    }
+    let package = infra.texts.get("infra/hooks/package.sh").cloned().unwrap_or_default();
+    let assigned = |name: &str| {
+        package.lines().find_map(|l| l.strip_prefix(&format!("{name}=")).map(|v| v.trim_matches('"').to_string()))
+    };
+    let out_dir = assigned("out_dir").unwrap_or_default();
+    let app_dir = assigned("app_dir").unwrap_or_default().replace("$out_dir", &out_dir);
+    if value_of("dist").as_deref() != Some(app_dir.as_str()) {
+        problems.push(format!("azure.yaml: dist is {:?}, but package.sh unpacks the app into {app_dir:?}", value_of("dist")));
+    }
+    let invocations: Vec<&str> = package.lines().filter(|l| l.contains("keyrelay package")).collect();
+    if invocations.is_empty() {
+        problems.push("infra/hooks/package.sh: never runs `keyrelay package`".into());
+    }
+    for line in invocations {
+        for flag in line.split_whitespace().filter(|w| w.starts_with("--")) {
+            if !package_help.contains(flag) {
+                problems.push(format!("infra/hooks/package.sh: `keyrelay package` has no flag {flag}"));
+            }
+        }
+    }
+    let switch = "SUBSCRIBE_KEYVAULT_EVENTS";
+    let hook = infra.texts.get("infra/hooks/subscribe-events.sh").cloned().unwrap_or_default();
+    let mapped = infra.texts.get("infra/main.parameters.json").is_some_and(|p| {
+        serde_json::from_str::<serde_json::Value>(p)
+            .ok()
+            .and_then(|j| j.pointer("/parameters/subscribeKeyVaultEvents/value").and_then(|v| v.as_str()).map(str::to_string))
+            .is_some_and(|v| v.starts_with(&format!("${{{switch}")))
+    });
+    if !hook.contains(&format!("azd env set {switch} true")) || !mapped {
+        problems.push(format!("the postdeploy hook and main.parameters.json must agree on {switch}"));
+    }
+    problems
+}
