@@ -316,3 +316,21 @@ fn azd_hooks_and_packaging_fit_together() {
     let switch = infra.edited("infra/hooks/subscribe-events.sh", "azd env set SUBSCRIBE_KEYVAULT_EVENTS true", "azd env set SUBSCRIBE_EVENTS true");
     assert_caught("switch", &checks::check_azd(&switch, &help), "must agree on SUBSCRIBE_KEYVAULT_EVENTS");
 }
+
+#[test]
+fn roles_are_scoped_narrowly_and_delivery_is_reliable() {
+    let infra = Infra::load(&root());
+    assert_clean("least privilege", checks::check_least_privilege(&infra));
+    let vault_wide = infra.edited("infra/modules/consumer-access.bicep", "  scope: secrets[i]\n", "  scope: vault\n");
+    assert_caught("vault-wide", &checks::check_least_privilege(&vault_wide), "secretsUser is scoped to Some(Expr(\"vault\"))");
+    let unscoped = infra.edited("infra/modules/rbac-keyrelay.bicep", "  scope: stepsTopic\n", "");
+    assert_caught("unscoped", &checks::check_least_privilege(&unscoped), "stepsSender has no resource scope");
+    let duplicates = infra.edited(
+        "infra/modules/servicebus.bicep",
+        "    lockDuration: 'PT5M'\n    maxDeliveryCount: maxDeliveryCount\n    requiresDuplicateDetection: true",
+        "    lockDuration: 'PT5M'\n    maxDeliveryCount: maxDeliveryCount\n    requiresDuplicateDetection: false",
+    );
+    assert_caught("duplicates", &checks::check_least_privilege(&duplicates), "commandsQueue.properties.requiresDuplicateDetection must be true");
+    let every_event = infra.edited("infra/modules/eventgrid.bicep", "        'Microsoft.KeyVault.SecretExpired'\n", "        'Microsoft.KeyVault.SecretExpired'\n        'Microsoft.KeyVault.SecretNewVersionCreated'\n");
+    assert_caught("events", &checks::check_least_privilege(&every_event), "expected SecretNearExpiry and SecretExpired");
+}

@@ -623,3 +623,77 @@ pub fn check_azd(infra: &Infra, package_help: &str) -> Vec<String> {
     }
     problems
 }
+
+/// The structure of least privilege and reliable delivery: every role assignment names a scope
+/// narrower than a resource group (consumers' Secrets User on each secret, Receiver on their own
+/// subscription); the queues and the topic detect duplicates and dead-letter; Event Grid sends
+/// only the two expiry events, retries, and dead-letters.
+pub fn check_least_privilege(infra: &Infra) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (rel, _) in infra.bicep_files() {
+        let Ok(file) = infra.bicep(rel) else { continue };
+        for (symbol, ty, _, body) in file.resources() {
+            if ty.starts_with("Microsoft.Authorization/roleAssignments@") && body.get("scope").and_then(Value::as_expr).is_none() {
+                problems.push(format!("{rel}: role assignment {symbol} has no resource scope (it would apply to the whole resource group)"));
+            }
+        }
+    }
+    let scopes: &[(&str, &str, &str)] = &[
+        ("infra/modules/consumer-access.bicep", "secretsUser", "secrets[i]"),
+        ("infra/modules/consumer-access.bicep", "stepsReceiver", "stepsSubscription"),
+        ("infra/modules/consumer-access.bicep", "acksSender", "acksQueue"),
+        ("infra/modules/rbac-keyrelay.bicep", "commandsReceiver", "commandsQueue"),
+        ("infra/modules/rbac-keyrelay.bicep", "acksReceiver", "acksQueue"),
+        ("infra/modules/rbac-keyrelay.bicep", "stepsSender", "stepsTopic"),
+        ("infra/modules/rbac-keyrelay.bicep", "secretsOfficer", "vault"),
+    ];
+    for (rel, symbol, want) in scopes {
+        let have = infra.bicep(rel).ok().and_then(|f| f.resource(symbol).and_then(|r| r.get("scope")).cloned());
+        if have.as_ref().and_then(Value::as_expr) != Some(*want) {
+            problems.push(format!("{rel}: {symbol} is scoped to {have:?}, expected {want}"));
+        }
+    }
+    if let Ok(sb) = infra.bicep(SERVICE_BUS) {
+        let flags: &[(&str, &str)] = &[
+            ("commandsQueue", "properties.requiresDuplicateDetection"),
+            ("commandsQueue", "properties.deadLetteringOnMessageExpiration"),
+            ("acksQueue", "properties.requiresDuplicateDetection"),
+            ("acksQueue", "properties.deadLetteringOnMessageExpiration"),
+            ("stepsTopic", "properties.requiresDuplicateDetection"),
+            ("consumerSubscriptions", "properties.deadLetteringOnMessageExpiration"),
+            ("consumerSubscriptions", "properties.deadLetteringOnFilterEvaluationExceptions"),
+        ];
+        for (symbol, path) in flags {
+            if sb.resource(symbol).and_then(|r| r.path(path)) != Some(&Value::Bool(true)) {
+                problems.push(format!("{SERVICE_BUS}: {symbol}.{path} must be true"));
+            }
+        }
+        for symbol in ["commandsQueue", "acksQueue", "consumerSubscriptions"] {
+            let count = sb.resource(symbol).and_then(|r| r.path("properties.maxDeliveryCount")).and_then(Value::as_expr);
+            if count != Some("maxDeliveryCount") {
+                problems.push(format!("{SERVICE_BUS}: {symbol} maxDeliveryCount is {count:?}, expected the parameter"));
+            }
+        }
+    }
+    const EVENT_GRID: &str = "infra/modules/eventgrid.bicep";
+    match infra.bicep(EVENT_GRID) {
+        Ok(eg) => {
+            let sub = eg.resource("toKeyrelay");
+            let types: Vec<&str> = sub
+                .and_then(|s| s.path("properties.filter.includedEventTypes"))
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if types != ["Microsoft.KeyVault.SecretNearExpiry", "Microsoft.KeyVault.SecretExpired"] {
+                problems.push(format!("{EVENT_GRID}: the subscription delivers {types:?}, expected SecretNearExpiry and SecretExpired"));
+            }
+            for path in ["properties.retryPolicy.maxDeliveryAttempts", "properties.deadLetterWithResourceIdentity.deadLetterDestination"] {
+                if sub.and_then(|s| s.path(path)).is_none() {
+                    problems.push(format!("{EVENT_GRID}: the subscription has no {path}"));
+                }
+            }
+        }
+        Err(e) => problems.push(e),
+    }
+    problems
+}
