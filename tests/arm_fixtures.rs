@@ -230,3 +230,17 @@ fn the_twins_answers_have_the_examples_fields() {
         assert!(!k.key_auth.disabled_in(&shape.resource_body(id, false)), "{}", k.name);
     }
 }
+
+#[test]
+fn connection_string_fields_exist_in_the_examples() {
+    for (name, file) in [
+        ("servicebus-rule", "twokey/servicebus.SBNameSpaceAuthorizationRuleListKey.2024-01-01.json"),
+        ("eventhubs-rule", "twokey/eventhub.EHEventHubAuthorizationRuleListKey.2024-01-01.json"),
+        ("signalr", "twokey/signalr.SignalR_ListKeys.2020-05-01.json"),
+    ] {
+        let body = ok_body(&load(file)).clone();
+        for pointer in kind(name).connection_strings.expect("has connection strings") {
+            assert!(body.pointer(pointer).and_then(Value::as_str).is_some(), "{name}: {pointer} in {file}");
+        }
+    }
+}

@@ -248,3 +248,20 @@ async fn listeners_hear_every_key_value_and_tokens_are_cached() {
     // Keys never leak into the provider's Debug output or error texts.
     assert!(!format!("{p:?}").contains(new.expose()));
 }
+
+#[tokio::test]
+async fn rule_and_signalr_credentials_can_be_published_as_connection_strings() {
+    use keyrelay::adapters::azure::providers::ValueForm;
+    let h = ArmHarness::start().await;
+    for name in ["servicebus-rule", "eventhubs-rule", "signalr", "webpubsub"] {
+        let p = h.provider(name).await.with_form(ValueForm::ConnectionString).unwrap();
+        let kind = p.kind();
+        for slot in Slot::BOTH {
+            let value = p.read(slot).await.unwrap();
+            let key = h.twin.key(sample_id(name), &key_name(kind, slot)).unwrap();
+            assert!(value.expose().starts_with("Endpoint=") && value.expose().contains(key.expose()), "{name} {slot}");
+        }
+    }
+    let err = h.provider("storage").await.with_form(ValueForm::ConnectionString).unwrap_err();
+    assert!(err.contains("no connection strings"), "{err}");
+}

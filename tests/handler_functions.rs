@@ -411,3 +411,36 @@ async fn host_simulator_replays_every_fixture_request_over_tcp() {
     assert!(w.provider.regenerations().is_empty());
     server.abort();
 }
+
+/// Fields of the wrong type or missing: answered 2xx with a clear log (or an HTTP 400 for the
+/// API), never retried, nothing changed.
+#[tokio::test]
+async fn wrong_types_and_missing_fields() {
+    let w = World::new(10);
+    w.driver.start(w.plan.clone(), keyrelay::core::Trigger::Schedule).await.unwrap();
+    let before = w.snapshot();
+    let weird_meta = json!({"DeliveryCount": {}, "MessageId": 7, "EnqueuedTimeUtc": "yesterday", "sys": "nope"});
+    for (function, data, expected) in [
+        ("rotation-commands", json!({"command": 42}), "must be a JSON object"),
+        ("rotation-commands", json!({"command": [1, 2]}), "must be a JSON object"),
+        ("reload-acks", json!({"message": true}), "rejected ack"),
+        ("reload-acks", json!({"message": {"schema": "keyrelay.ack/v1", "rotationId": 5}}), "not a valid keyrelay.ack/v1"),
+        ("reload-acks", json!({"message": {"schema": "keyrelay.heartbeat/v1"}}), "rejected heartbeat"),
+        ("keyvault-events", json!({"event": 5}), "must be a JSON object"),
+        ("keyvault-events", json!({"event": {"eventType": "Microsoft.KeyVault.SecretNearExpiry", "data": "x"}}), "data must be an object"),
+        ("keyvault-events", json!({}), "no Data.event"),
+    ] {
+        let envelope = json!({"Data": data, "Metadata": weird_meta});
+        let (status, answer) = w.post(function, envelope.to_string()).await;
+        assert_eq!(status, StatusCode::OK, "{function} {data}");
+        assert!(logs(&answer).contains(expected), "{function} {data}: {}", logs(&answer));
+    }
+    // A timer value of the wrong shape still runs the schedule (the timer info is advisory).
+    let (status, _) = w.post("schedule", json!({"Data": {"timer": "garbage"}}).to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    // The API refuses a non-object request with a 400 in its http output.
+    let (status, answer) = w.post("api", json!({"Data": {"req": []}}).to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(http_output(&answer).0, 400);
+    assert_eq!(w.snapshot(), before);
+}

@@ -135,35 +135,112 @@ fn the_package_has_the_layout_the_host_expects() {
 }
 
 #[test]
-fn serve_refuses_to_start_without_what_it_needs() {
+fn serve_checks_settings_and_policy_then_serves_the_host() {
     let exe = env!("CARGO_BIN_EXE_keyrelay");
     let help = std::process::Command::new(exe).args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("FUNCTIONS_CUSTOMHANDLER_PORT") && help.contains("host.json"), "{help}");
 
+    // The example policy without its Redis Cloud credential (this build's providers are ARM's).
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(format!("{ROOT}/examples/policy.toml")).unwrap();
+    let cut = example[..example.find("provider = \"redis-cloud\"").unwrap()].rfind("[[credential]]").unwrap();
+    let arm_only = dir.path().join("arm-only.toml");
+    std::fs::write(&arm_only, &example[..cut]).unwrap();
+    let policy = arm_only.to_str().unwrap().to_string();
     let run = |envs: &[(&str, &str)]| {
         let mut cmd = std::process::Command::new(exe);
         cmd.arg("serve");
         for s in SETTINGS {
             cmd.env_remove(s.name);
         }
+        cmd.env("KEYRELAY_POLICY", &policy);
         cmd.envs(envs.iter().copied());
         let out = cmd.output().unwrap();
         assert!(!out.status.success(), "serve started with {envs:?}");
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     assert!(run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0")]).contains("KEYRELAY_SERVICEBUS_NAMESPACE"));
-    assert!(run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("KEYRELAY_SERVICEBUS_NAMESPACE", "ns.servicebus.windows.net"), ("KEYRELAY_EXPIRY_LEAD", "soon")])
+    assert!(run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("KEYRELAY_SERVICEBUS_NAMESPACE", "contoso-rotation.servicebus.windows.net"), ("KEYRELAY_EXPIRY_LEAD", "soon")])
         .contains("KEYRELAY_EXPIRY_LEAD"));
-    assert!(run(&[("KEYRELAY_SERVICEBUS_NAMESPACE", "ns.servicebus.windows.net")]).contains("FUNCTIONS_CUSTOMHANDLER_PORT"));
-    // Every production adapter missing from this build is named; no in-memory fallback.
-    let err = run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("KEYRELAY_SERVICEBUS_NAMESPACE", "ns.servicebus.windows.net")]);
-    let settings = keyrelay::shells::settings::Settings::from_lookup(|k| match k {
-        "KEYRELAY_SERVICEBUS_NAMESPACE" => Some("ns.servicebus.windows.net".into()),
-        _ => None,
-    })
-    .unwrap();
-    for piece in keyrelay::shells::cli::wiring::missing_pieces(&settings) {
-        assert!(err.contains(piece), "{piece} not named in: {err}");
+    assert!(run(&[("KEYRELAY_SERVICEBUS_NAMESPACE", "contoso-rotation.servicebus.windows.net")]).contains("FUNCTIONS_CUSTOMHANDLER_PORT"));
+    // A broken policy stops it with the file and line; a provider kind without an adapter too.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[credential]]\nname = \"x y\"\n").unwrap();
+    let err = run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("KEYRELAY_SERVICEBUS_NAMESPACE", "contoso-rotation.servicebus.windows.net"), ("KEYRELAY_POLICY", bad.to_str().unwrap())]);
+    assert!(err.contains("bad.toml") && err.contains(":2"), "{err}");
+    let example_path = format!("{ROOT}/examples/policy.toml");
+    let err = run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("KEYRELAY_SERVICEBUS_NAMESPACE", "contoso-rotation.servicebus.windows.net"), ("KEYRELAY_POLICY", &example_path)]);
+    assert!(err.contains("redis-cloud"), "{err}");
+    // With everything in place it starts: the real binary on a random port, probed and
+    // invoked as the host does (only invocations that need no Azure endpoint).
+    let state = dir.path().join("state/keyrelay.db");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("serve").env("KEYRELAY_POLICY", &policy).env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string());
+    cmd.env("KEYRELAY_SERVICEBUS_NAMESPACE", "contoso-rotation.servicebus.windows.net");
+    cmd.env("KEYRELAY_STATE_STORE", format!("sqlite:{}", state.display()));
+    // Never let a credential wander off to the instance metadata endpoint.
+    cmd.env("IDENTITY_ENDPOINT", "http://127.0.0.1:9/msi/token").env("IDENTITY_HEADER", "test");
+    let child = Server(cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap());
+    let base = format!("http://127.0.0.1:{port}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let mut ready = false;
+        for _ in 0..200 {
+            if client.get(format!("{base}/")).send().await.is_ok_and(|r| r.status().is_success()) {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(ready, "keyrelay serve did not answer GET / on {base}");
+        let post = |function: &str, body: String| {
+            let request = client.post(format!("{base}/{function}")).header("Content-Type", "application/json").body(body);
+            async move {
+                let response = request.send().await.unwrap();
+                (response.status().as_u16(), response.json::<Value>().await.unwrap_or(Value::Null))
+            }
+        };
+        let poison = serde_json::json!({"Data": {"command": "not json"}, "Metadata": {"DeliveryCount": "1", "MessageId": "\"p\""}});
+        let (status, answer) = post("rotation-commands", poison.to_string()).await;
+        assert_eq!(status, 200);
+        assert!(answer["Logs"].to_string().contains("rejected"), "{answer}");
+        let api = serde_json::json!({"Data": {"req": {"Url": "http://localhost/api/keyrelay/rotations", "Method": "GET", "Query": {}, "Headers": {}, "Params": {"path": "rotations"}, "Body": ""}}, "Metadata": {}});
+        let (status, answer) = post("api", api.to_string()).await;
+        assert_eq!(status, 200);
+        assert_eq!(answer["Outputs"]["res"]["statusCode"], 200, "{answer}");
+        assert_eq!(answer["Outputs"]["res"]["body"], r#"{"rotations":[]}"#);
+        let timer = serde_json::json!({"Data": {"timer": {"IsPastDue": false}}, "Metadata": {}});
+        assert_eq!(post("sweeper", timer.to_string()).await.0, 200);
+        let (status, _) = post("nope", "{}".into()).await;
+        assert_eq!(status, 404);
+    });
+    assert!(state.exists(), "the SQLite state store was created");
+    drop(child);
+}
+
+/// Kills the spawned server when the test ends, pass or fail.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_example_policy_is_a_catalog() {
+    use keyrelay::shells::handler::Catalog;
+    let policy = keyrelay::policy::Policy::load(&Path::new(ROOT).join("examples/policy.toml")).unwrap();
+    let entries = policy.entries();
+    assert_eq!(entries.len(), policy.credentials.len());
+    for (entry, credential) in entries.iter().zip(&policy.credentials) {
+        assert_eq!(entry.plan.credential, credential.name);
+        assert_eq!(entry.cadence, credential.rotate_every);
+        let found = policy.by_secret(&|vault| vault == credential.secret.vault, &credential.secret.name.to_ascii_uppercase());
+        assert_eq!(found.len(), 1, "{}", credential.name);
     }
 }

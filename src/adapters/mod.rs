@@ -2,3 +2,4 @@
 
 pub mod azure;
 pub mod memory;
+pub mod sqlite_store;

@@ -8,8 +8,10 @@
 
 pub mod arm;
 pub mod identity;
+pub mod keyvault;
 pub mod process_identity;
 pub mod server;
+pub mod servicebus;
 pub mod tls;
 
 pub use arm::ArmTwin;

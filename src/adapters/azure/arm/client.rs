@@ -11,12 +11,17 @@ use azure_core::credentials::TokenCredential;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A successful (2xx) response.
-#[derive(Debug)]
+/// A successful (2xx) response. Its body may hold keys, so Debug does not print it.
 pub struct ArmResponse {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
     pub body: bytes::Bytes,
+}
+
+impl std::fmt::Debug for ArmResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArmResponse").field("status", &self.status).field("body_len", &self.body.len()).finish_non_exhaustive()
+    }
 }
 
 impl ArmResponse {

@@ -106,6 +106,9 @@ pub struct ResourceKind {
     /// Cosmos DB safe key rotation: refuses a key used in the last 12 hours unless
     /// `SkipAccountKeysLastUsageCheck` is sent, and reports `approximateLastUsageTime`.
     pub usage_check: bool,
+    /// Where list returns each slot's ready-made connection string, for kinds whose consumers
+    /// expect one in Key Vault rather than the bare key (JSON pointers, primary then secondary).
+    pub connection_strings: Option<[&'static str; 2]>,
 }
 
 const fn pointer_slot(wire: &'static str, pointer: &'static str) -> SlotSpec {
@@ -132,6 +135,7 @@ pub const KINDS: &[ResourceKind] = &[
         namespace_type: None,
         long_running: false,
         usage_check: false,
+        connection_strings: None,
     },
     ResourceKind {
         name: "redis-enterprise",
@@ -146,6 +150,7 @@ pub const KINDS: &[ResourceKind] = &[
         namespace_type: None,
         long_running: true,
         usage_check: false,
+        connection_strings: None,
     },
     ResourceKind {
         name: "storage",
@@ -163,6 +168,7 @@ pub const KINDS: &[ResourceKind] = &[
         namespace_type: None,
         long_running: false,
         usage_check: false,
+        connection_strings: None,
     },
     ResourceKind {
         name: "cosmos",
@@ -180,6 +186,7 @@ pub const KINDS: &[ResourceKind] = &[
         namespace_type: None,
         long_running: true,
         usage_check: true,
+        connection_strings: None,
     },
     ResourceKind {
         name: "cosmos-readonly",
@@ -206,6 +213,7 @@ pub const KINDS: &[ResourceKind] = &[
         namespace_type: None,
         long_running: true,
         usage_check: true,
+        connection_strings: None,
     },
     ResourceKind {
         name: "servicebus-rule",
@@ -224,6 +232,7 @@ pub const KINDS: &[ResourceKind] = &[
         namespace_type: Some("Microsoft.ServiceBus/namespaces"),
         long_running: false,
         usage_check: false,
+        connection_strings: Some(["/primaryConnectionString", "/secondaryConnectionString"]),
     },
     ResourceKind {
         name: "eventhubs-rule",
@@ -241,6 +250,7 @@ pub const KINDS: &[ResourceKind] = &[
         namespace_type: Some("Microsoft.EventHub/namespaces"),
         long_running: false,
         usage_check: false,
+        connection_strings: Some(["/primaryConnectionString", "/secondaryConnectionString"]),
     },
     ResourceKind {
         name: "cognitive-services",
@@ -255,6 +265,7 @@ pub const KINDS: &[ResourceKind] = &[
         namespace_type: None,
         long_running: false,
         usage_check: false,
+        connection_strings: None,
     },
     ResourceKind {
         name: "search-admin",
@@ -269,6 +280,7 @@ pub const KINDS: &[ResourceKind] = &[
         namespace_type: None,
         long_running: false,
         usage_check: false,
+        connection_strings: None,
     },
     ResourceKind {
         name: "signalr",
@@ -283,6 +295,7 @@ pub const KINDS: &[ResourceKind] = &[
         namespace_type: None,
         long_running: true,
         usage_check: false,
+        connection_strings: Some(["/primaryConnectionString", "/secondaryConnectionString"]),
     },
     ResourceKind {
         name: "webpubsub",
@@ -297,6 +310,7 @@ pub const KINDS: &[ResourceKind] = &[
         namespace_type: None,
         long_running: true,
         usage_check: false,
+        connection_strings: Some(["/primaryConnectionString", "/secondaryConnectionString"]),
     },
     ResourceKind {
         name: "maps",
@@ -311,6 +325,7 @@ pub const KINDS: &[ResourceKind] = &[
         namespace_type: None,
         long_running: false,
         usage_check: false,
+        connection_strings: None,
     },
 ];
 

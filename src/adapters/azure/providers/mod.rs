@@ -5,5 +5,5 @@ pub mod provider;
 pub mod resource_id;
 
 pub use kinds::{all_actions, KeyAuthSwitch, KeyField, RegenerateShape, ResourceKind, SlotSpec, SwitchOn, KINDS};
-pub use provider::{extract_key, regenerate_request, ArmKeyProvider, SKIP_USAGE_CHECK};
+pub use provider::{extract_key, regenerate_request, ArmKeyProvider, ValueForm, SKIP_USAGE_CHECK};
 pub use resource_id::ResourceId;

@@ -12,10 +12,20 @@ use std::sync::Arc;
 /// for a recorded operator force.
 pub const SKIP_USAGE_CHECK: &str = "SkipAccountKeysLastUsageCheck";
 
+/// What `read` hands out: the bare key, or the connection string built around it (Service Bus,
+/// Event Hubs, SignalR, Web PubSub consumers usually configure a connection string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ValueForm {
+    #[default]
+    Key,
+    ConnectionString,
+}
+
 pub struct ArmKeyProvider {
     kind: &'static ResourceKind,
     resource: ResourceId,
     client: Arc<ArmClient>,
+    form: ValueForm,
 }
 
 impl std::fmt::Debug for ArmKeyProvider {
@@ -33,7 +43,16 @@ impl ArmKeyProvider {
     pub fn new(kind: &str, resource_id: &str, client: Arc<ArmClient>) -> Result<ArmKeyProvider, String> {
         let kind = ResourceKind::by_name(kind)?;
         let resource = ResourceId::for_kind(resource_id, kind)?;
-        Ok(ArmKeyProvider { kind, resource, client })
+        Ok(ArmKeyProvider { kind, resource, client, form: ValueForm::Key })
+    }
+
+    /// Chooses what `read` returns; a connection string only where the kind's list has one.
+    pub fn with_form(mut self, form: ValueForm) -> Result<ArmKeyProvider, String> {
+        if form == ValueForm::ConnectionString && self.kind.connection_strings.is_none() {
+            return Err(format!("kind {:?} has no connection strings; use the key", self.kind.name));
+        }
+        self.form = form;
+        Ok(self)
     }
 
     pub fn kind(&self) -> &'static ResourceKind {
@@ -73,9 +92,16 @@ impl ArmKeyProvider {
         response.json().map_err(|detail| ArmError::Unexpected { call, detail }.into())
     }
 
-    /// Extracts a slot's value from a list response.
+    /// Extracts a slot's value, in the provider's form, from a list response.
     pub fn key_from(&self, listing: &serde_json::Value, slot: Slot) -> Result<SecretValue, ProviderError> {
-        extract_key(self.kind, listing, slot).ok_or_else(|| {
+        let value = match (self.form, self.kind.connection_strings) {
+            (ValueForm::ConnectionString, Some(pointers)) => {
+                let pointer = pointers[usize::from(slot == Slot::Secondary)];
+                listing.pointer(pointer).and_then(|v| v.as_str()).filter(|v| !v.is_empty()).map(SecretValue::new)
+            }
+            _ => extract_key(self.kind, listing, slot),
+        };
+        value.ok_or_else(|| {
             unexpected(format!(
                 "the {} response for {} has no value for slot {slot} ({:?})",
                 self.kind.list_op,

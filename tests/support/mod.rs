@@ -1,0 +1,5 @@
+//! Shared test helpers, one topic per file.
+#![allow(dead_code)]
+
+pub mod azurite;
+pub mod twin;
