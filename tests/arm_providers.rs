@@ -138,7 +138,7 @@ async fn slow_or_failed_long_running_operations_end_with_clear_errors() {
     let h = ArmHarness::start().await;
     let id = sample_id("cosmos");
     h.twin.add_resource(id).await.unwrap();
-    let impatient = ArmHarness::client_for(&h.ca, &h.twin, |c| c.lro.timeout = Duration::from_millis(600));
+    let impatient = ArmHarness::client_for(&h.ca, &h.twin, &[], |c| c.lro.timeout = Duration::from_millis(600));
     let p = ArmKeyProvider::new("cosmos", id, Arc::new(impatient)).unwrap();
     h.twin.faults(|f| {
         f.lro_duration = Duration::from_secs(5);
@@ -264,4 +264,18 @@ async fn rule_and_signalr_credentials_can_be_published_as_connection_strings() {
     }
     let err = h.provider("storage").await.with_form(ValueForm::ConnectionString).unwrap_err();
     assert!(err.contains("no connection strings"), "{err}");
+}
+
+#[tokio::test]
+async fn a_user_assigned_identity_is_named_in_errors() {
+    let h = ArmHarness::start().await;
+    let id = sample_id("webpubsub");
+    h.twin.add_resource(id).await.unwrap();
+    let client = ArmHarness::client_for(&h.ca, &h.twin, &[("KEYRELAY_CLIENT_ID", "11111111-2222-3333-4444-555555555555")], |_| {});
+    let p = ArmKeyProvider::new("webpubsub", id, Arc::new(client)).unwrap();
+    assert!(p.read(Slot::Primary).await.is_ok());
+    h.twin.deny(id);
+    let err = p.regenerate(Slot::Primary, false).await.unwrap_err().to_string();
+    assert!(err.contains("managed-identity (client id 11111111-2222-3333-4444-555555555555)"), "{err}");
+    assert!(err.contains("Microsoft.SignalRService/webPubSub/read"), "the key-auth check reads first: {err}");
 }

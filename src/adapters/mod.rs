@@ -2,3 +2,5 @@
 
 pub mod azure;
 pub mod memory;
+pub mod redis;
+pub mod sqlite_store;

@@ -12,6 +12,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the consumer agent: receive reload steps, reload and probe, ack (see
+    /// examples/agent.toml and docs/consumer-protocol.md).
+    Agent {
+        /// The agent's TOML configuration.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Run one full rotation with no Azure account and show its timeline.
     ///
     /// Consumers keep issuing requests with the key they hold during the rotation; the summary
@@ -31,12 +38,38 @@ enum Command {
         #[arg(long, default_value = "evidence")]
         evidence_dir: PathBuf,
     },
+    /// Run the Azure Functions custom handler (the host starts this; see docs/functions-app.md).
+    ///
+    /// Listens on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT and serves one route per function
+    /// (`POST /schedule`, `/keyvault-events`, `/rotation-commands`, `/reload-acks`, `/sweeper`,
+    /// `/api`) plus `GET /` for the host's readiness probe. In Azure the host runs it as
+    /// host.json's `defaultExecutablePath` with the arguments `serve`. To run it by hand, set
+    /// the app settings listed in docs/settings.md (at least KEYRELAY_SERVICEBUS_NAMESPACE and
+    /// FUNCTIONS_CUSTOMHANDLER_PORT) and start `keyrelay serve`; then POST the envelopes
+    /// the host would send, e.g. the files in fixtures/functions/requests.
+    Serve,
+    /// Build the deployable zip: host.json, <function>/function.json, the executable, policy.
+    Package {
+        /// Directory holding host.json and function-defs/.
+        #[arg(long, default_value = ".")]
+        app_dir: PathBuf,
+        /// The Linux executable to ship (default: this one; use a release build).
+        #[arg(long)]
+        binary: Option<PathBuf>,
+        /// Policy file to ship as policy.toml beside host.json.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Where to write the zip.
+        #[arg(long, default_value = "keyrelay-functionapp.zip")]
+        out: PathBuf,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Agent { config } => keyrelay::shells::agent::azure::run_command(&config).await,
         Command::Demo { consumers, waves, refuse_reload, evidence_dir } => {
             let opts = keyrelay::shells::demo::DemoOptions { consumers, waves, refuse_reload, evidence_dir };
             let mut out = std::io::stdout();
@@ -54,6 +87,20 @@ async fn main() -> anyhow::Result<()> {
             if !keyrelay::shells::demo::succeeded(&summary, refuse_reload) {
                 std::process::exit(1);
             }
+            Ok(())
+        }
+        Command::Serve => {
+            let settings = keyrelay::shells::settings::Settings::from_env()?;
+            keyrelay::shells::cli::serve::serve(settings).await
+        }
+        Command::Package { app_dir, binary, policy, out } => {
+            let binary = match binary {
+                Some(b) => b,
+                None => std::env::current_exe()?,
+            };
+            let opts = keyrelay::shells::cli::package::PackageOptions { app_dir, binary, policy, out: out.clone() };
+            let report = keyrelay::shells::cli::package::package(&opts)?;
+            println!("wrote {} ({} functions: {})", out.display(), report.functions.len(), report.functions.join(", "));
             Ok(())
         }
     }

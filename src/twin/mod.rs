@@ -10,11 +10,15 @@ pub mod arm;
 pub mod identity;
 pub mod keyvault;
 pub mod process_identity;
+pub mod redis_server;
+pub mod rediscloud;
 pub mod server;
 pub mod servicebus;
 pub mod tls;
 
 pub use arm::ArmTwin;
 pub use identity::IdentityTwin;
+pub use redis_server::{RedisServer, RedisServerOptions};
+pub use rediscloud::RedisCloudTwin;
 pub use server::TlsServer;
 pub use tls::TestCa;

@@ -56,13 +56,13 @@ impl ArmHarness {
         identity();
         let ca = TestCa::generate().expect("ca");
         let twin = ArmTwin::start(&ca).await.expect("arm twin");
-        let client = Arc::new(Self::client_for(&ca, &twin, |_| {}));
+        let client = Arc::new(Self::client_for(&ca, &twin, &[], |_| {}));
         ArmHarness { ca, twin, client }
     }
 
     /// A client built the production way: settings → credential → ArmClient.
-    pub fn client_for(ca: &TestCa, twin: &ArmTwin, tweak: impl FnOnce(&mut ArmClient)) -> ArmClient {
-        let mut env = HashMap::new();
+    pub fn client_for(ca: &TestCa, twin: &ArmTwin, extra: &[(&str, &str)], tweak: impl FnOnce(&mut ArmClient)) -> ArmClient {
+        let mut env: HashMap<String, String> = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         env.insert("KEYRELAY_CREDENTIAL".to_string(), "managed-identity".to_string());
         env.insert("KEYRELAY_ARM_ENDPOINT".to_string(), twin.endpoint());
         let settings = IdentitySettings::from_lookup(|k| env.get(k).cloned()).expect("settings");

@@ -1,4 +1,8 @@
-//! Shared test helpers, one topic per file.
+//! Helpers shared by integration tests; one file per topic.
 #![allow(dead_code)]
 
+pub mod agent;
+pub mod azurite;
+pub mod handler;
+pub mod redis;
 pub mod twin;

@@ -217,7 +217,6 @@ impl IdentitySettings {
                 let options = azure_identity::ManagedIdentityCredentialOptions {
                     user_assigned_id: self.client_id.clone().map(azure_identity::UserAssignedId::ClientId),
                     client_options,
-                    ..Default::default()
                 };
                 azure_identity::ManagedIdentityCredential::new(Some(options))?
             }
@@ -226,7 +225,7 @@ impl IdentitySettings {
                     credential_options: azure_identity::ClientAssertionCredentialOptions { client_options },
                     client_id: self.client_id.clone(),
                     tenant_id: self.tenant_id.clone(),
-                    ..Default::default()
+                    token_file_path: None,
                 };
                 azure_identity::WorkloadIdentityCredential::new(Some(options))?
             }

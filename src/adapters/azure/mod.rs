@@ -7,3 +7,5 @@ pub mod identity;
 pub mod sdk_transport;
 pub mod arm;
 pub mod providers;
+pub mod blob_store;
+pub mod shared_key;

@@ -6,10 +6,12 @@
 //! Clients reach it as `https://management.azure.com:{port}` through name resolution and the
 //! test CA, exactly like production code reaches Azure.
 
+pub mod mirror;
 pub mod routes;
 pub mod shapes;
 pub mod state;
 
+pub use mirror::{PasswordSink, RedisKeyMirror};
 pub use shapes::Shape;
 pub use state::{Faults, KeyChange, KeyListener, LroHeaders, SeenRequest};
 

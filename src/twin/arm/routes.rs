@@ -83,7 +83,7 @@ fn respond(
 ) -> (Response, Vec<KeyChange>) {
     if !IdentityTwin::authorized(headers, ARM_AUDIENCE) {
         let r = arm_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", "The access token is missing or invalid for audience https://management.azure.com.");
-        return (with_headers(r, &[("www-authenticate", format!("Bearer authorization_uri=\"https://login.microsoftonline.com/common\", error=\"invalid_token\""))]), vec![]);
+        return (with_headers(r, &[("www-authenticate", "Bearer authorization_uri=\"https://login.microsoftonline.com/common\", error=\"invalid_token\"".to_string())]), vec![]);
     }
     if api_version.is_none_or(str::is_empty) {
         return (arm_error(StatusCode::BAD_REQUEST, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."), vec![]);
@@ -171,7 +171,7 @@ fn namespace_or_not_found(state: &State, path: &str, method: &Method) -> Respons
 }
 
 /// Which key a regenerate request names, or the 400 ARM would answer.
-fn requested_key(shape: Shape, op: &str, body: Option<&Value>) -> Result<usize, Response> {
+fn requested_key(shape: Shape, op: &str, body: Option<&Value>) -> Result<usize, String> {
     let value = match shape.regenerate_field() {
         None => op.split('/').nth(1).map(str::to_string),
         Some(field) => body.and_then(|b| b.get(field)).and_then(|v| v.as_str()).map(str::to_string),
@@ -179,21 +179,18 @@ fn requested_key(shape: Shape, op: &str, body: Option<&Value>) -> Result<usize, 
     let allowed = shape.regenerate_values();
     let Some(value) = value else {
         let what = shape.regenerate_field().unwrap_or("keyKind path segment");
-        return Err(arm_error(StatusCode::BAD_REQUEST, "InvalidRequestContent", &format!("The request must name the key to regenerate in '{what}'.")));
+        return Err(format!("The request must name the key to regenerate in '{what}'."));
     };
-    allowed.iter().position(|a| a.eq_ignore_ascii_case(&value)).ok_or_else(|| {
-        arm_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestContent",
-            &format!("'{value}' is not a valid value; expected one of {}.", allowed.join(", ")),
-        )
-    })
+    allowed
+        .iter()
+        .position(|a| a.eq_ignore_ascii_case(&value))
+        .ok_or_else(|| format!("'{value}' is not a valid value; expected one of {}.", allowed.join(", ")))
 }
 
 fn regenerate(state: &mut State, id: &str, shape: Shape, op: &str, body: Option<&Value>, host: &str) -> (Response, Vec<KeyChange>) {
     let index = match requested_key(shape, op, body) {
         Ok(i) => i,
-        Err(r) => return (r, vec![]),
+        Err(message) => return (arm_error(StatusCode::BAD_REQUEST, "InvalidRequestContent", &message), vec![]),
     };
     if state.faults.conflict_next > 0 {
         state.faults.conflict_next -= 1;

@@ -29,7 +29,7 @@ pub struct KeyChange {
 impl KeyChange {
     /// The slot of a two-key pair (Cosmos read-only keys map to their own pair).
     pub fn slot(&self) -> Slot {
-        if self.index % 2 == 0 {
+        if self.index.is_multiple_of(2) {
             Slot::Primary
         } else {
             Slot::Secondary

@@ -223,28 +223,4 @@ impl ArmClient {
             }
         }
     }
-
-    /// Polls until the operation ends, within `self.lro.timeout`.
-    pub async fn wait(&self, operation: &Operation, first_wait: Option<Duration>, call: &ArmCall) -> Result<(), ArmError> {
-        let deadline = tokio::time::Instant::now() + self.lro.timeout;
-        let mut wait = first_wait;
-        loop {
-            let pause = wait.unwrap_or(self.lro.default_poll).min(self.lro.max_poll);
-            if tokio::time::Instant::now() + pause > deadline {
-                return Err(ArmError::OperationTimedOut { call: call.clone(), timeout: self.lro.timeout });
-            }
-            tokio::time::sleep(pause).await;
-            match self.poll(operation, call).await? {
-                OperationState::Succeeded => return Ok(()),
-                OperationState::Running { retry_after } => wait = retry_after,
-                OperationState::Ended { status, code, message } => {
-                    return Err(ArmError::OperationFailed {
-                        call: call.clone(),
-                        status,
-                        body: super::error::ArmErrorBody { code, message },
-                    })
-                }
-            }
-        }
-    }
 }

@@ -1,0 +1,294 @@
+//! A world for the handler tests: the real axum router and the real driver on the memory
+//! adapters, a Service Bus command queue that records messages and drops duplicate
+//! MessageIds as Service Bus does, a settable clock, and the host's envelope shapes.
+
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{DateTime, Utc};
+use keyrelay::adapters::memory::{MemoryBus, MemoryProvider, MemorySecrets, MemoryStore};
+use keyrelay::core::{Plan, PlannedConsumer, Rotation, Timing};
+use keyrelay::domain::{ConsumerId, CredentialName, HumanDuration, Slot, Wave};
+use keyrelay::driver::{Driver, DriverError, Entropy, ProviderFactory};
+use keyrelay::ports::{BusError, Clock, CommandQueue, KeyProvider, QueuedCommand, RotationStore, SecretRef, SecretStore};
+use keyrelay::protocol::{proof_for, Ack, Step, ACK_SCHEMA};
+use keyrelay::shells::handler::{router, CatalogEntry, Handler, HandlerOptions, Orchestrator, StaticCatalog};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tower::ServiceExt;
+
+pub const VAULT: &str = "sample-kv.vault.azure.net";
+pub const SECRET: &str = "redis-primary-key";
+/// The version the fixtures' events name; the world's current version is another one.
+pub const FIXTURE_VERSION: &str = "ee059b2bb5bc48398a53b168c6cdcb10";
+
+#[allow(unused_imports)]
+pub use super::twin::{fixture, fixtures_dir};
+
+pub fn fixture_json(rel: &str) -> Value {
+    serde_json::from_str(&fixture(rel)).unwrap_or_else(|e| panic!("fixture {rel} is not JSON: {e}"))
+}
+
+pub struct TestClock(pub Mutex<DateTime<Utc>>);
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+impl TestClock {
+    pub fn advance(&self, secs: i64) {
+        *self.0.lock().unwrap() += chrono::Duration::seconds(secs);
+    }
+}
+
+struct Counter(Mutex<u64>);
+impl Entropy for Counter {
+    fn hex(&self, bytes: usize) -> String {
+        let mut n = self.0.lock().unwrap();
+        *n += 1;
+        format!("{:0width$x}", *n, width = bytes * 2)
+    }
+}
+
+struct One(Arc<MemoryProvider>);
+impl ProviderFactory for One {
+    fn provider(&self, _: &Plan) -> Result<Arc<dyn KeyProvider>, DriverError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// Records every send; keeps only the first message per MessageId (duplicate detection).
+#[derive(Default)]
+pub struct RecordingQueue {
+    pub accepted: Mutex<Vec<QueuedCommand>>,
+    pub sends: Mutex<usize>,
+    seen: Mutex<HashSet<String>>,
+    pub failing: AtomicBool,
+}
+
+#[async_trait]
+impl CommandQueue for RecordingQueue {
+    async fn enqueue(&self, command: &QueuedCommand) -> Result<(), BusError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(BusError::Failed { detail: "Service Bus unavailable (test)".into(), transient: true });
+        }
+        *self.sends.lock().unwrap() += 1;
+        if self.seen.lock().unwrap().insert(command.message_id.clone()) {
+            self.accepted.lock().unwrap().push(command.clone());
+        }
+        Ok(())
+    }
+}
+
+impl RecordingQueue {
+    pub fn take(&self) -> Vec<QueuedCommand> {
+        std::mem::take(&mut *self.accepted.lock().unwrap())
+    }
+}
+
+/// An orchestrator whose every call fails transiently (the state store is down).
+pub struct DownOrchestrator;
+
+#[async_trait]
+impl Orchestrator for DownOrchestrator {
+    async fn start(&self, _: Plan, _: keyrelay::core::Trigger) -> Result<keyrelay::driver::Started, DriverError> {
+        Err(DriverError::Transient("state store unavailable (test)".into()))
+    }
+    async fn handle(&self, _: &keyrelay::domain::RotationId, _: keyrelay::core::Event) -> Result<keyrelay::driver::Handled, DriverError> {
+        Err(DriverError::Transient("state store unavailable (test)".into()))
+    }
+    async fn ack(&self, _: Ack) -> Result<keyrelay::driver::Handled, DriverError> {
+        Err(DriverError::Transient("state store unavailable (test)".into()))
+    }
+    async fn heartbeat(&self, _: &keyrelay::protocol::Heartbeat) -> Result<(), DriverError> {
+        Err(DriverError::Transient("state store unavailable (test)".into()))
+    }
+    async fn sweep(&self) -> Result<Vec<keyrelay::driver::Handled>, DriverError> {
+        Err(DriverError::Transient("state store unavailable (test)".into()))
+    }
+    async fn dry_run(&self, _: &Plan) -> Result<keyrelay::driver::DryRun, DriverError> {
+        Err(DriverError::Transient("state store unavailable (test)".into()))
+    }
+}
+
+pub struct World {
+    pub handler: Arc<Handler>,
+    pub driver: Arc<Driver>,
+    pub store: Arc<MemoryStore>,
+    pub secrets: Arc<MemorySecrets>,
+    pub provider: Arc<MemoryProvider>,
+    pub bus: Arc<MemoryBus>,
+    pub queue: Arc<RecordingQueue>,
+    pub clock: Arc<TestClock>,
+    pub plan: Plan,
+    /// The current Key Vault version when the world was made.
+    pub version: String,
+}
+
+pub fn plan() -> Plan {
+    let consumer = |id: &str, wave: u32| PlannedConsumer {
+        id: ConsumerId::parse(id).unwrap(),
+        wave: Wave::parse(wave).unwrap(),
+        ack_deadline: HumanDuration::parse("10m").unwrap(),
+    };
+    Plan {
+        credential: CredentialName::parse(SECRET).unwrap(),
+        provider: "memory".into(),
+        resource_id: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Cache/redis/contoso-cache".into(),
+        secret: SecretRef { vault: VAULT.into(), name: SECRET.into() },
+        content_type: "text/plain".into(),
+        validity: HumanDuration::parse("60d").unwrap(),
+        consumers: vec![consumer("orders-api", 1), consumer("billing-worker", 2)],
+        soak: HumanDuration::ZERO,
+        usage_guard: false,
+        initial_active_slot: None,
+        timing: Timing::default(),
+    }
+}
+
+impl World {
+    /// The secret's current version was created `age_days` ago.
+    pub fn new(age_days: i64) -> World {
+        let now: DateTime<Utc> = "2025-06-01T06:00:00Z".parse().unwrap();
+        let clock = Arc::new(TestClock(Mutex::new(now)));
+        let provider = Arc::new(MemoryProvider::new("contoso-cache"));
+        let secrets = Arc::new(MemorySecrets::new());
+        let store = Arc::new(MemoryStore::new());
+        let bus = Arc::new(MemoryBus::new());
+        let queue = Arc::new(RecordingQueue::default());
+        let plan = plan();
+        let version = secrets.seed(&plan.secret, provider.value(Slot::Primary), Some(Slot::Primary), now - chrono::Duration::days(age_days));
+        let driver = Arc::new(Driver {
+            store: store.clone(),
+            secrets: secrets.clone(),
+            steps: bus.clone(),
+            providers: Arc::new(One(provider.clone())),
+            clock: clock.clone(),
+            entropy: Arc::new(Counter(Mutex::new(0))),
+        });
+        let catalog = StaticCatalog(vec![CatalogEntry { plan: plan.clone(), cadence: Some(HumanDuration::parse("90d").unwrap()) }]);
+        let handler = Arc::new(Handler {
+            orchestrator: driver.clone(),
+            catalog: Arc::new(catalog),
+            commands: queue.clone(),
+            store: store.clone(),
+            secrets: secrets.clone(),
+            clock: clock.clone(),
+            options: HandlerOptions::default(),
+        });
+        World { handler, driver, store, secrets, provider, bus, queue, clock, plan, version: version.to_string() }
+    }
+
+    /// The same world with another orchestrator.
+    pub fn with_orchestrator(&self, orchestrator: Arc<dyn Orchestrator>) -> Arc<Handler> {
+        Arc::new(Handler {
+            orchestrator,
+            catalog: self.handler.catalog.clone(),
+            commands: self.queue.clone(),
+            store: self.store.clone(),
+            secrets: self.secrets.clone(),
+            clock: self.clock.clone(),
+            options: HandlerOptions::default(),
+        })
+    }
+
+    pub async fn post(&self, function: &str, body: impl Into<Vec<u8>>) -> (StatusCode, Value) {
+        post_to(&self.handler, function, body).await
+    }
+
+    pub fn rotations(&self) -> Vec<Rotation> {
+        self.store.all()
+    }
+
+    /// A snapshot of everything the handler must not change on bad input.
+    pub fn snapshot(&self) -> String {
+        let mut r: Vec<String> = self.rotations().iter().map(|r| serde_json::to_string(r).unwrap()).collect();
+        r.sort();
+        r.join("\n")
+    }
+
+    /// A valid ack for a step, signed with the version's real value.
+    pub async fn ack_for(&self, step: &Step, healthy: bool) -> Value {
+        let key = self.secrets.read(&step.secret_id).await.unwrap();
+        let proof = proof_for(&key, &step.rotation_id, &step.consumer, &step.secret_id.version, &step.nonce);
+        serde_json::to_value(Ack {
+            schema: ACK_SCHEMA.into(),
+            rotation_id: step.rotation_id.clone(),
+            consumer: step.consumer.clone(),
+            version: step.secret_id.version.clone(),
+            healthy,
+            detail: "PING ok".into(),
+            proof,
+            nonce: Some(step.nonce.clone()),
+            at: Some(self.clock.now()),
+        })
+        .unwrap()
+    }
+
+    pub async fn in_flight(&self) -> Option<Rotation> {
+        self.store.in_flight(&self.plan.credential).await.unwrap().map(|s| s.rotation)
+    }
+}
+
+pub async fn post_to(handler: &Arc<Handler>, function: &str, body: impl Into<Vec<u8>>) -> (StatusCode, Value) {
+    let request = Request::post(format!("/{function}"))
+        .header("content-type", "application/json")
+        .header("x-azure-functions-invocationid", "11111111-2222-3333-4444-555555555555")
+        .body(Body::from(body.into()))
+        .unwrap();
+    let response = router(handler.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, value)
+}
+
+/// A Service Bus trigger envelope in the host's observed shapes (KarlGW fixture), carrying
+/// `body` as the single-encoded JSON string the host sends.
+pub fn service_bus_invocation(binding: &str, body: &str, message_id: &str, delivery: u32) -> Vec<u8> {
+    let mut env = fixture_json("functions/requests/serviceBusTrigger.request.observed-KarlGW-azfunc.json");
+    env["Data"] = json!({ binding: body });
+    env["Metadata"]["MessageId"] = json!(format!("\"{message_id}\""));
+    env["Metadata"]["DeliveryCount"] = json!(delivery.to_string());
+    env.to_string().into_bytes()
+}
+
+/// An Event Grid trigger envelope around one event (or an array).
+pub fn event_invocation(event: Value) -> Vec<u8> {
+    let data = event.get("data").cloned().unwrap_or(Value::Null);
+    json!({ "Data": { "event": event }, "Metadata": { "data": data, "sys": { "MethodName": "keyvault-events", "UtcNow": "2025-06-01T06:00:13Z", "RandGuid": "9b2c7d4e-5f60-4718-9a2b-3c4d5e6f7a8b" } } })
+        .to_string()
+        .into_bytes()
+}
+
+pub fn logs(v: &Value) -> String {
+    v["Logs"].as_array().map(|l| l.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("\n")).unwrap_or_default()
+}
+
+/// The `api` function's envelope for one request.
+pub fn api_invocation(method: &str, path: &str, query: Value, body: Option<&str>) -> Vec<u8> {
+    json!({
+        "Data": { "req": {
+            "Url": format!("https://keyrelay.azurewebsites.net/api/keyrelay/{path}"),
+            "Method": method,
+            "Query": query,
+            "Headers": { "Content-Type": ["application/json"] },
+            "Params": { "path": path },
+            "Body": body.unwrap_or(""),
+            "Identities": []
+        }},
+        "Metadata": { "path": format!("\"{path}\""), "sys": { "MethodName": "api", "UtcNow": "2025-06-01T07:00:00Z", "RandGuid": "aa11bb22-cc33-4dd4-8ee5-ff66aa77bb88" } }
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// Unpacks the api function's http output: (statusCode, parsed body or text).
+pub fn http_output(v: &Value) -> (u16, Value) {
+    let res = &v["Outputs"]["res"];
+    let status = res["statusCode"].as_u64().expect("res.statusCode") as u16;
+    let body = res["body"].as_str().expect("res.body is a string");
+    (status, serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_string())))
+}
