@@ -2,12 +2,16 @@
 //! its function is served with the trigger binding the handler reads; every setting the code
 //! reads is documented and in local.settings.sample.json; the package has the host's layout.
 
+#[path = "support/child.rs"]
+mod child;
+
 use keyrelay::shells::cli::package::{executable_name, function_defs, package, PackageOptions};
 use keyrelay::shells::handler::FUNCTIONS;
 use keyrelay::shells::settings::SETTINGS;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::Read;
+use child::Server;
 use std::path::Path;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -220,16 +224,6 @@ fn serve_checks_settings_and_policy_then_serves_the_host() {
     });
     assert!(state.exists(), "the SQLite state store was created");
     drop(child);
-}
-
-/// Kills the spawned server when the test ends, pass or fail.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

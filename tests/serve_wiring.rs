@@ -3,6 +3,9 @@
 //! credential missing a field stops it with file:line:field; and the providers the wiring
 //! builds from a policy work against the twins (a TLS redis-server, the Redis Cloud API twin).
 
+#[path = "support/child.rs"]
+mod child;
+
 use keyrelay::adapters::azure::http::HttpOptions;
 use keyrelay::adapters::memory::MemorySecrets;
 use keyrelay::adapters::redis::cloud::ApiKeys;
@@ -15,6 +18,7 @@ use keyrelay::shells::settings::SETTINGS;
 use keyrelay::twin::{RedisCloudTwin, RedisServer, TestCa};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use child::Server;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,16 +46,6 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Kills the spawned server when the test ends, pass or fail.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn serve_starts_with_the_example_policy_and_answers_the_readiness_probe() {
     let dir = tempfile::tempdir().unwrap();
@@ -64,7 +58,7 @@ fn serve_starts_with_the_example_policy_and_answers_the_readiness_probe() {
     let log = dir.path().join("stdout.log");
     let mut cmd = serve(&example, &dir.path().join("state.db"), port);
     cmd.env("KEYRELAY_LOG", "info").stdout(Stdio::from(std::fs::File::create(&log).unwrap())).stderr(Stdio::null());
-    let mut child = Server(cmd.spawn().unwrap());
+    let mut server = Server(cmd.spawn().unwrap());
     let base = format!("http://127.0.0.1:{port}");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let ready = rt.block_on(async {
@@ -77,7 +71,7 @@ fn serve_starts_with_the_example_policy_and_answers_the_readiness_probe() {
         }
         false
     });
-    let exited = child.0.try_wait().unwrap();
+    let exited = server.0.try_wait().unwrap();
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(ready, "keyrelay serve did not answer GET / on {base} (exit: {exited:?}); log:\n{logged}");
     for name in redis {
