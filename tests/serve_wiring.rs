@@ -123,7 +123,7 @@ async fn the_wiring_builds_each_redis_kind_from_a_policy_against_the_twins() {
     std::fs::write(&ca_file, &ca.ca_pem).unwrap();
     let tls = RedisServer::start_tls(&ca).await.unwrap();
     let app_password = strong_password();
-    tls.set_user_passwords("app", &[app_password.clone()]).await.unwrap();
+    tls.set_user_passwords("app", std::slice::from_ref(&app_password)).await.unwrap();
     let cloud_redis = Arc::new(RedisServer::start().await.unwrap());
     let twin = RedisCloudTwin::start(&ca, cloud_redis.clone()).await.unwrap();
     twin.create_user("app-a", "app-role", &strong_password()).await.unwrap();

@@ -124,7 +124,7 @@ impl Ctx<'_> {
         let (url, url_span) = address;
         let policy = match kind {
             REDIS_SELFHOSTED => {
-                if !matches!(url.scheme(), "redis" | "rediss") || url.path().trim_matches('/') != "" || url.username() != "" {
+                if !matches!(url.scheme(), "redis" | "rediss") || !url.path().trim_matches('/').is_empty() || !url.username().is_empty() {
                     return Err(self.err(url_span, "credential.address", format!("provider {kind} needs redis://host:port or rediss://host:port (TLS), no user or path; the ACL user goes in `user`")));
                 }
                 let (user, user_span) = required(raw.user.as_ref(), "user", "the application's ACL user, whose two passwords are the two slots")?;

@@ -23,6 +23,8 @@ use crate::policy::{Policy, REDIS_KINDS};
 use crate::ports::{Clock, KeyProvider, RotationStore, SecretStore, SystemClock};
 use crate::shells::handler::{Handler, HandlerOptions};
 use crate::shells::settings::{self, Settings, StateStoreSetting};
+use crate::domain::CredentialName;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use super::redis_wiring::{redis_providers, RedisProviders};
@@ -54,12 +56,16 @@ fn cloud_name(cloud: Cloud) -> &'static str {
 struct Providers {
     arm: Arc<ArmClient>,
     redis: RedisProviders,
+    /// Each Redis credential's kind in the loaded policy: a rotation planned under an older
+    /// policy with another kind gets no provider rather than the wrong one.
+    redis_kinds: BTreeMap<CredentialName, String>,
 }
 
 impl ProviderFactory for Providers {
     fn provider(&self, plan: &Plan) -> Result<Arc<dyn KeyProvider>, DriverError> {
         if REDIS_KINDS.contains(&plan.provider.as_str()) {
-            return self.redis.get(&plan.credential).cloned().ok_or_else(|| {
+            let same_kind = self.redis_kinds.get(&plan.credential) == Some(&plan.provider);
+            return self.redis.get(&plan.credential).filter(|_| same_kind).cloned().ok_or_else(|| {
                 DriverError::Invalid(format!("credential {}: no {} provider in the loaded policy (was the policy changed?)", plan.credential, plan.provider))
             });
         }
@@ -90,13 +96,14 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Handler> {
     let secrets: Arc<dyn SecretStore> = Arc::new(KeyVaultSecrets::new(credential.clone(), SdkTransport::client_options(&http)?));
     let store = rotation_store(settings, credential.clone(), &http)?;
     let redis = redis_providers(&policy, secrets.clone(), &http)?;
+    let redis_kinds = policy.credentials.iter().map(|c| (c.name.clone(), c.provider.to_string())).collect();
     let arm = ArmClient::new(&identity.arm_endpoint, identity.cloud.arm_audience(), identity.identity_description(), credential, http.client()?)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let driver = Driver {
         store: store.clone(),
         secrets: secrets.clone(),
         steps,
-        providers: Arc::new(Providers { arm: Arc::new(arm), redis }),
+        providers: Arc::new(Providers { arm: Arc::new(arm), redis, redis_kinds }),
         clock: clock.clone(),
         entropy: Arc::new(OsEntropy),
     };
