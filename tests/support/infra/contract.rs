@@ -26,6 +26,7 @@ pub const CONTRACT_SETTINGS: &[(&str, &str)] = &[
     ("KEYRELAY_CREDENTIAL", "managed-identity"),
     ("KEYRELAY_CLIENT_ID", ""),
     ("KEYRELAY_CLOUD", "public"),
+    ("KEYRELAY_ARM_ENDPOINT", ""),
     ("KEYRELAY_LOG", "info"),
 ];
 
