@@ -13,6 +13,7 @@ pub mod core;
 pub mod domain;
 pub mod driver;
 pub mod evidence;
+pub mod policy;
 pub mod ports;
 pub mod protocol;
 pub mod shells;

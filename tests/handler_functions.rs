@@ -346,3 +346,101 @@ async fn sweeper_stalls_a_rotation_whose_deadline_passed() {
     // The old key is still valid: only the standby was regenerated.
     assert_eq!(w.provider.regenerations(), vec![Slot::Secondary]);
 }
+
+/// The function a fixture request is for, by its trigger.
+fn function_for(file: &str) -> &'static str {
+    match file {
+        f if f.starts_with("eventGridTrigger") => "keyvault-events",
+        f if f.starts_with("httpTrigger") => "api",
+        f if f.starts_with("serviceBusTrigger.ConsumerAck") => "reload-acks",
+        f if f.starts_with("serviceBusTrigger") || f.starts_with("queueTrigger") => "rotation-commands",
+        _ => "schedule",
+    }
+}
+
+/// A host simulator over real TCP: the handler served on a random port, probed with `GET /`
+/// until it answers, then every request in fixtures/functions/requests posted as the host
+/// would. Each answer is 2xx with the `{Outputs, Logs, ReturnValue}` envelope, and none of
+/// them (all foreign or illustrative payloads) changes rotation state.
+#[tokio::test]
+async fn host_simulator_replays_every_fixture_request_over_tcp() {
+    let w = World::new(10);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(keyrelay::shells::cli::serve::run(w.handler.clone(), listener));
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..50 {
+        if client.get(format!("http://{addr}/")).send().await.is_ok_and(|r| r.status().is_success()) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(ready, "GET / never answered");
+    let before = w.snapshot();
+    let dir = fixtures_dir().join("functions/requests");
+    let mut files: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    assert!(files.len() >= 11, "{files:?}");
+    for file in files {
+        let mut body = fixture(&format!("functions/requests/{file}"));
+        if file == "timer.TimerInfo.doc.json" {
+            // The documented TimerInfo alone, wrapped as the host wraps a trigger value.
+            body = format!(r#"{{"Data":{{"timer":{body}}},"Metadata":{{}}}}"#);
+        }
+        for function in [function_for(&file), if file.starts_with("timer") { "sweeper" } else { function_for(&file) }] {
+            let response = client
+                .post(format!("http://{addr}/{function}"))
+                .header("Content-Type", "application/json")
+                .header("X-Azure-Functions-InvocationId", "0f8fad5b-d9cb-469f-a165-70867728950e")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().is_success(), "{file} -> {function}: {}", response.status());
+            let answer: Value = response.json().await.unwrap();
+            assert!(answer["Outputs"].is_object() && answer["Logs"].is_array() && answer.get("ReturnValue").is_some(), "{file}: {answer}");
+            if function == "api" {
+                let (status, _) = http_output(&answer);
+                assert!(status == 200 || status == 404, "{file}: {status}");
+            }
+        }
+    }
+    assert_eq!(w.snapshot(), before);
+    assert!(w.provider.regenerations().is_empty());
+    server.abort();
+}
+
+/// Fields of the wrong type or missing: answered 2xx with a clear log (or an HTTP 400 for the
+/// API), never retried, nothing changed.
+#[tokio::test]
+async fn wrong_types_and_missing_fields() {
+    let w = World::new(10);
+    w.driver.start(w.plan.clone(), keyrelay::core::Trigger::Schedule).await.unwrap();
+    let before = w.snapshot();
+    let weird_meta = json!({"DeliveryCount": {}, "MessageId": 7, "EnqueuedTimeUtc": "yesterday", "sys": "nope"});
+    for (function, data, expected) in [
+        ("rotation-commands", json!({"command": 42}), "must be a JSON object"),
+        ("rotation-commands", json!({"command": [1, 2]}), "must be a JSON object"),
+        ("reload-acks", json!({"message": true}), "rejected ack"),
+        ("reload-acks", json!({"message": {"schema": "keyrelay.ack/v1", "rotationId": 5}}), "not a valid keyrelay.ack/v1"),
+        ("reload-acks", json!({"message": {"schema": "keyrelay.heartbeat/v1"}}), "rejected heartbeat"),
+        ("keyvault-events", json!({"event": 5}), "must be a JSON object"),
+        ("keyvault-events", json!({"event": {"eventType": "Microsoft.KeyVault.SecretNearExpiry", "data": "x"}}), "data must be an object"),
+        ("keyvault-events", json!({}), "no Data.event"),
+    ] {
+        let envelope = json!({"Data": data, "Metadata": weird_meta});
+        let (status, answer) = w.post(function, envelope.to_string()).await;
+        assert_eq!(status, StatusCode::OK, "{function} {data}");
+        assert!(logs(&answer).contains(expected), "{function} {data}: {}", logs(&answer));
+    }
+    // A timer value of the wrong shape still runs the schedule (the timer info is advisory).
+    let (status, _) = w.post("schedule", json!({"Data": {"timer": "garbage"}}).to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    // The API refuses a non-object request with a 400 in its http output.
+    let (status, answer) = w.post("api", json!({"Data": {"req": []}}).to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(http_output(&answer).0, 400);
+    assert_eq!(w.snapshot(), before);
+}

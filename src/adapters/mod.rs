@@ -3,3 +3,4 @@
 pub mod azure;
 pub mod memory;
 pub mod redis;
+pub mod sqlite_store;

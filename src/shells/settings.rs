@@ -72,7 +72,26 @@ pub enum Cloud {
     UsGovernment,
 }
 
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::ManagedIdentity => "managed-identity",
+            CredentialKind::WorkloadIdentity => "workload-identity",
+            CredentialKind::AzureCli => "azure-cli",
+            CredentialKind::ClientSecret => "client-secret",
+        }
+    }
+}
+
 impl Cloud {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cloud::Public => "public",
+            Cloud::China => "china",
+            Cloud::UsGovernment => "usgovernment",
+        }
+    }
+
     /// The Azure Resource Manager endpoint of this cloud.
     pub fn arm_endpoint(self) -> &'static str {
         match self {

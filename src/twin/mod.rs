@@ -8,10 +8,12 @@
 
 pub mod arm;
 pub mod identity;
+pub mod keyvault;
 pub mod process_identity;
 pub mod redis_server;
 pub mod rediscloud;
 pub mod server;
+pub mod servicebus;
 pub mod tls;
 
 pub use arm::ArmTwin;

@@ -1,4 +1,6 @@
 //! Helpers shared by integration tests; one file per topic.
 #![allow(dead_code)]
 
+pub mod azurite;
 pub mod redis;
+pub mod twin;

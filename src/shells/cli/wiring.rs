@@ -1,32 +1,101 @@
 //! Builds the production handler from app settings: the policy, the rotation store, Key Vault,
 //! Service Bus and the key providers, all from one [`Settings`].
 //!
-//! `serve` never falls back to in-memory adapters: a piece this build cannot construct is a
-//! start-up error that names it, so a misconfigured or incomplete deployment fails loudly in
-//! the host's log instead of rotating against nothing.
+//! `serve` never falls back to in-memory adapters: a piece that cannot be constructed (a bad
+//! setting, a policy mistake, a provider kind this build has no adapter for) is a start-up
+//! error that names it, so a misconfigured deployment fails loudly in the host's log instead
+//! of rotating against nothing. Nothing here fetches a token or opens a connection: the host
+//! wants the handler listening within 60 seconds.
 
-use crate::shells::handler::Handler;
-use crate::shells::settings::{Settings, StateStoreSetting};
+use crate::adapters::azure::arm::client::ArmClient;
+use crate::adapters::azure::blob_store::{BlobAuth, BlobStore};
+use crate::adapters::azure::http::HttpOptions;
+use crate::adapters::azure::identity::IdentitySettings;
+use crate::adapters::azure::keyvault::KeyVaultSecrets;
+use crate::adapters::azure::providers::{ArmKeyProvider, KINDS};
+use crate::adapters::azure::sdk_transport::SdkTransport;
+use crate::adapters::azure::servicebus::{ServiceBusAuth, ServiceBusCommandQueue, ServiceBusNamespace, ServiceBusStepBus};
+use crate::adapters::sqlite_store::SqliteStore;
+use crate::core::Plan;
+use azure_core::credentials::TokenCredential;
+use crate::driver::{Driver, DriverError, OsEntropy, ProviderFactory};
+use crate::policy::Policy;
+use crate::ports::{Clock, KeyProvider, RotationStore, SecretStore, SystemClock};
+use crate::shells::handler::{Handler, HandlerOptions};
+use crate::shells::settings::{self, Settings, StateStoreSetting};
+use std::sync::Arc;
 
-/// The production adapters this build does not contain yet, for the given settings.
-pub fn missing_pieces(settings: &Settings) -> Vec<&'static str> {
-    let mut missing = vec!["the policy loader (src/policy)"];
-    missing.push(match settings.state_store {
-        StateStoreSetting::Sqlite(_) => "the SQLite rotation store (src/adapters/sqlite_store.rs)",
-        StateStoreSetting::Blob(_) => "the Blob rotation store (src/adapters/azure/blob_store.rs)",
-    });
-    missing.push("the Azure credential chain (src/adapters/azure/identity.rs)");
-    missing.push("the Key Vault secret store (src/adapters/azure/keyvault.rs)");
-    missing.push("the Service Bus step and command senders (src/adapters/azure/servicebus/)");
-    missing.push("the key providers (src/adapters/azure/providers/, src/adapters/redis/)");
-    missing
+/// The identity settings from the parsed app settings; the `AZURE_*` variables that
+/// azure_identity's credentials read by convention (tenant, client secret) come from the
+/// environment as they are.
+pub fn identity_settings(settings: &Settings) -> anyhow::Result<IdentitySettings> {
+    IdentitySettings::from_lookup(|name| match name {
+        settings::CREDENTIAL => Some(settings.credential.as_str().to_string()),
+        settings::CLIENT_ID => settings.client_id.clone(),
+        settings::CLOUD => Some(settings.cloud.as_str().to_string()),
+        other => std::env::var(other).ok(),
+    })
+}
+
+/// Key providers for the Azure Resource Manager kinds, all on one ARM client.
+struct ArmProviders(Arc<ArmClient>);
+
+impl ProviderFactory for ArmProviders {
+    fn provider(&self, plan: &Plan) -> Result<Arc<dyn KeyProvider>, DriverError> {
+        ArmKeyProvider::new(&plan.provider, &plan.resource_id, self.0.clone())
+            .map(|p| Arc::new(p) as Arc<dyn KeyProvider>)
+            .map_err(|e| DriverError::Invalid(format!("credential {}: {e}", plan.credential)))
+    }
 }
 
 pub async fn build(settings: &Settings) -> anyhow::Result<Handler> {
-    settings.require_servicebus()?;
-    let missing = missing_pieces(settings);
-    anyhow::bail!(
-        "keyrelay serve cannot start: this build lacks {}. Build from a branch that has them merged.",
-        missing.join(", ")
-    )
+    let namespace = settings.require_servicebus()?;
+    // The policy is checked up front: a mistake in it is a start-up error with file:line, and
+    // so is a provider kind this build has no adapter for.
+    let policy = Policy::load(&settings.policy)?;
+    let kinds: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+    policy.check_kinds(&kinds)?;
+    tracing::info!(credentials = policy.credentials.len(), policy = %settings.policy.display(), "policy loaded");
+
+    let http = HttpOptions::from_env()?;
+    let identity = identity_settings(settings)?;
+    // Built now so a misconfigured credential fails at start-up; it fetches no token yet.
+    let credential = identity
+        .credential(&http)
+        .map_err(|e| anyhow::anyhow!("the Azure credential {}: {e}", identity.identity_description()))?;
+    let bus = ServiceBusNamespace::new(namespace, ServiceBusAuth::Entra(credential.clone()), &http)?;
+    let steps = Arc::new(ServiceBusStepBus::new(&bus, &settings.steps_topic)?);
+    let commands = Arc::new(ServiceBusCommandQueue::new(&bus, &settings.commands_queue)?);
+    let secrets: Arc<dyn SecretStore> = Arc::new(KeyVaultSecrets::new(credential.clone(), SdkTransport::client_options(&http)?));
+    let store = rotation_store(settings, credential.clone(), &http)?;
+    let arm = ArmClient::new(&identity.arm_endpoint, identity.cloud.arm_audience(), identity.identity_description(), credential, http.client()?)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let driver = Driver {
+        store: store.clone(),
+        secrets: secrets.clone(),
+        steps,
+        providers: Arc::new(ArmProviders(Arc::new(arm))),
+        clock: clock.clone(),
+        entropy: Arc::new(OsEntropy),
+    };
+    Ok(Handler {
+        orchestrator: Arc::new(driver),
+        catalog: Arc::new(policy),
+        commands,
+        store,
+        secrets,
+        clock,
+        options: HandlerOptions { expiry_lead: settings.expiry_lead },
+    })
+}
+
+/// The rotation store the settings name: SQLite (the embedded default) or a Blob container reached with the app's identity.
+fn rotation_store(settings: &Settings, credential: Arc<dyn TokenCredential>, http: &HttpOptions) -> anyhow::Result<Arc<dyn RotationStore>> {
+    match &settings.state_store {
+        StateStoreSetting::Sqlite(path) => {
+            let store = SqliteStore::open(path).map_err(|e| anyhow::anyhow!("{}={}: {e}", settings::STATE_STORE, path.display()))?;
+            Ok(Arc::new(store))
+        }
+        StateStoreSetting::Blob(url) => Ok(Arc::new(BlobStore::new(url.as_str(), BlobAuth::Identity(credential), http)?)),
+    }
 }

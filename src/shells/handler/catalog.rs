@@ -40,3 +40,11 @@ impl Catalog for StaticCatalog {
         self.0.clone()
     }
 }
+
+/// The policy file is the production catalog: each credential's frozen plan (with the policy's
+/// timing) and its `rotate_every` cadence.
+impl Catalog for crate::policy::Policy {
+    fn entries(&self) -> Vec<CatalogEntry> {
+        self.credentials.iter().map(|c| CatalogEntry { plan: c.plan(&self.timing), cadence: c.rotate_every }).collect()
+    }
+}

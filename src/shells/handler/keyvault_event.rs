@@ -167,7 +167,7 @@ mod tests {
         let ce = json!([{"id": "2", "type": EXPIRED, "specversion": "1.0", "data": data(Value::Null, json!(1559082102.0))}]);
         let a = parse_events(&eg).pop().unwrap().unwrap();
         assert_eq!(a.kind, EventKind::NearExpiry);
-        assert_eq!(a.version.unwrap().as_str(), "abc");
+        assert_eq!(a.version.as_ref().unwrap().as_str(), "abc");
         assert_eq!(a.secret.as_deref(), Some("s"));
         assert!(a.names_vault("kv.vault.azure.net"));
         assert_eq!(a.not_before.unwrap().timestamp(), 1559081980);
