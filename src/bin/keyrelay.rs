@@ -12,6 +12,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the consumer agent: receive reload steps, reload and probe, ack (see
+    /// examples/agent.toml and docs/consumer-protocol.md).
+    Agent {
+        /// The agent's TOML configuration.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Run one full rotation with no Azure account and show its timeline.
     ///
     /// Consumers keep issuing requests with the key they hold during the rotation; the summary
@@ -62,6 +69,7 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Agent { config } => keyrelay::shells::agent::azure::run_command(&config).await,
         Command::Demo { consumers, waves, refuse_reload, evidence_dir } => {
             let opts = keyrelay::shells::demo::DemoOptions { consumers, waves, refuse_reload, evidence_dir };
             let mut out = std::io::stdout();

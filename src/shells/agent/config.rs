@@ -5,6 +5,7 @@
 //! reported with the file, line and field it came from (`agent.toml:14:9: [[credential.probe]]
 //! port: invalid value ...`) instead of failing later in the middle of a rotation.
 
+use crate::adapters::azure::identity::IdentitySettings;
 use crate::domain::{ConsumerId, CredentialName, HumanDuration};
 use serde::Deserialize;
 use serde_spanned::Spanned;
@@ -259,6 +260,8 @@ impl AgentConfig {
         if !is_host(&self.service_bus.namespace) {
             return Err(error_at(text, origin, find(text, "namespace"), "must be a host name like <ns>.servicebus.windows.net (no scheme, no path)"));
         }
+        self.identity_settings()
+            .map_err(|e| error_at(text, origin, find(text, "[azure]"), &e.to_string()))?;
         for (i, c) in self.credentials.iter().enumerate() {
             if self.credentials[..i].iter().any(|d| d.name() == c.name()) {
                 return Err(at_name(c, format!("credential {} is listed twice", c.name())));
@@ -287,6 +290,20 @@ impl AgentConfig {
 
     pub fn credential(&self, name: &CredentialName) -> Option<&CredentialConfig> {
         self.credentials.iter().find(|c| c.name() == name)
+    }
+
+    /// How the agent signs in: the `[azure]` table in place of keyrelay's `KEYRELAY_CREDENTIAL`,
+    /// `KEYRELAY_CLIENT_ID` and `KEYRELAY_CLOUD`; the rest (`AZURE_TENANT_ID`,
+    /// `AZURE_CLIENT_SECRET` for client-secret, `KEYRELAY_ARM_ENDPOINT`) from the environment,
+    /// so no secret is ever written into the configuration file.
+    pub fn identity_settings(&self) -> anyhow::Result<IdentitySettings> {
+        let azure = &self.azure;
+        IdentitySettings::from_lookup(|name| match name {
+            "KEYRELAY_CREDENTIAL" => Some(azure.credential.clone()),
+            "KEYRELAY_CLIENT_ID" => azure.client_id.clone(),
+            "KEYRELAY_CLOUD" => Some(azure.cloud.clone()),
+            other => std::env::var(other).ok(),
+        })
     }
 
     /// The subscription the agent receives from.
@@ -368,12 +385,9 @@ fn error_at(text: &str, origin: &str, at: usize, why: &str) -> ConfigError {
     let column = before[line_start..].chars().count() + 1;
     let this_line = text[line_start..].lines().next().unwrap_or("");
     let key = this_line.split_once('=').map(|(k, _)| k.trim()).filter(|k| !k.is_empty() && !k.starts_with('['));
-    let table = before
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.starts_with('['))
-        .or_else(|| Some(this_line.trim()).filter(|l| l.starts_with('[')));
+    let table = Some(this_line.trim())
+        .filter(|l| l.starts_with('['))
+        .or_else(|| before.lines().rev().map(str::trim).find(|l| l.starts_with('[')));
     let field = match (table, key) {
         (Some(t), Some(k)) => format!("{t} {k}: "),
         (None, Some(k)) => format!("{k}: "),

@@ -18,16 +18,19 @@
 //! # }
 //! ```
 
+pub mod azure;
 pub mod config;
 mod dedup;
 pub mod messages;
 pub mod ports;
 pub mod probe;
+mod queue_acks;
 pub mod reload;
 mod reloader;
 mod runner;
 
 pub use config::{AgentConfig, ConfigError};
+pub use queue_acks::QueueAckSink;
 pub use ports::{AckSink, Delivery, SecretFetcher, StepSource, TransportError};
 pub use reloader::{callback, CallbackReloader, HookReloader, ReloadResult, Reloader};
 pub use runner::{Agent, Identity, InUse, Processed, Transport, Tuning};

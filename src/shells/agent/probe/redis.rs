@@ -1,8 +1,13 @@
-//! The Redis probe: a fresh connection that authenticates with the new key (AUTH, or AUTH
-//! username for ACL users) and PINGs, plain or TLS, spoken by the `redis` crate.
+//! The Redis probe: a fresh connection that authenticates with the new key and PINGs, plain or
+//! TLS. An access key (Azure Cache for Redis) is the password of the configured user, or of
+//! `default` (what a bare `AUTH key` means); a `{"username","password"}` value (self-hosted
+//! ACL users, Redis Cloud's alternating users) brings its own user, which wins, because the
+//! user alternates between rotations. The connection is made by the same
+//! [`RedisEndpoint`] the Redis adapters use, so the probe speaks RESP through the `redis` crate.
 
+use crate::adapters::redis::{RedisEndpoint, UserPassword};
 use crate::domain::SecretValue;
-use ::redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, RedisConnectionInfo, TlsCertificates};
+use ::redis::AsyncConnectionConfig;
 use std::path::Path;
 use std::time::Duration;
 
@@ -15,38 +20,24 @@ pub async fn auth_and_ping(
     key: &SecretValue,
     timeout: Duration,
 ) -> Result<String, String> {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let scheme = if tls { "rediss" } else { "redis" };
-    let mut settings = RedisConnectionInfo::default().set_password(key.expose());
-    if let Some(user) = username {
-        settings = settings.set_username(user);
-    }
-    let info = format!("{scheme}://{host}:{port}/")
-        .into_connection_info()
-        .map_err(|e| format!("bad redis address {host}:{port}: {e}"))?
-        .set_redis_settings(settings);
-    let client = match (tls, ca_file) {
-        (true, Some(ca)) => {
-            let pem = std::fs::read(ca).map_err(|e| format!("cannot read ca_file {}: {e}", ca.display()))?;
-            Client::build_with_tls(info, TlsCertificates { client_tls: None, root_cert: Some(pem) })
-        }
-        _ => Client::open(info),
-    }
-    .map_err(|e| format!("redis client: {e}"))?;
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout));
+    let ca_pem = match ca_file {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?),
+        None => None,
+    };
+    let endpoint = RedisEndpoint { host: host.to_string(), port, tls, ca_pem };
+    let (user, password) = match UserPassword::parse(key) {
+        Ok(credential) => (credential.username, credential.password),
+        Err(_) => (username.unwrap_or("default").to_string(), key.clone()),
+    };
+    let client = endpoint.client(&user, &password).map_err(|e| format!("redis client for {}: {e}", endpoint.display()))?;
+    let config = AsyncConnectionConfig::new().set_connection_timeout(Some(timeout)).set_response_timeout(Some(timeout));
     let mut connection = client
         .get_multiplexed_async_connection_with_config(&config)
         .await
-        .map_err(|e| format!("connect and AUTH with the new key: {e}"))?;
-    let pong: String = ::redis::cmd("PING")
-        .query_async(&mut connection)
-        .await
-        .map_err(|e| format!("PING: {e}"))?;
+        .map_err(|e| format!("AUTH as {user:?} with the new key on {}: {e}", endpoint.display()))?;
+    let pong: String = ::redis::cmd("PING").query_async(&mut connection).await.map_err(|e| format!("PING: {e}"))?;
     if pong != "PONG" {
         return Err(format!("PING answered {pong:?}"));
     }
-    let who = username.map(|u| format!(" as {u}")).unwrap_or_default();
-    Ok(format!("redis AUTH{who} + PING ok on {host}:{port}{}", if tls { " (tls)" } else { "" }))
+    Ok(format!("redis AUTH as {user:?} + PING ok on {}", endpoint.display()))
 }

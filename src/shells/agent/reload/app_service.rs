@@ -2,21 +2,11 @@
 //! `@Microsoft.KeyVault(...)` app settings cache it for up to 24 hours; this Resource Manager
 //! call makes them re-read it now.
 
-use super::http_post::without_url;
+use super::http_post::send_expecting_success;
 use super::HookContext;
 use std::time::Duration;
 
 const API_VERSION: &str = "2022-03-01";
-
-/// The Resource Manager endpoint of a cloud (`KEYRELAY_CLOUD` values).
-pub fn arm_endpoint(cloud: &str) -> Result<&'static str, String> {
-    match cloud.trim().to_ascii_lowercase().as_str() {
-        "public" | "azurecloud" => Ok("https://management.azure.com"),
-        "china" | "azurechinacloud" => Ok("https://management.chinacloudapi.cn"),
-        "usgovernment" | "azureusgovernment" => Ok("https://management.usgovcloudapi.net"),
-        other => Err(format!("cloud {other:?} is not public, china or usgovernment")),
-    }
-}
 
 pub fn refresh_url(arm_endpoint: &str, resource_id: &str) -> String {
     format!(
@@ -34,20 +24,12 @@ pub async fn refresh(ctx: &HookContext, resource_id: &str, timeout_secs: u64) ->
         .await
         .map_err(|e| format!("app-service-references: cannot get a Resource Manager token: {e}"))?;
     let url = refresh_url(&ctx.arm_endpoint, resource_id);
-    let response = ctx
+    let request = ctx
         .http
         .post(&url)
         .bearer_auth(token.token.secret())
         .header("content-length", "0")
-        .timeout(Duration::from_secs(timeout_secs.max(1)))
-        .send()
-        .await
-        .map_err(|e| format!("Key Vault reference refresh of {resource_id}: {}", without_url(e)))?;
-    let status = response.status();
-    if status.is_success() {
-        return Ok(format!("refreshed the Key Vault references of {resource_id}"));
-    }
-    let body = response.text().await.unwrap_or_default();
-    let snippet: String = body.trim().chars().take(200).collect();
-    Err(format!("Key Vault reference refresh of {resource_id} answered {}: {snippet}", status.as_u16()))
+        .timeout(Duration::from_secs(timeout_secs.max(1)));
+    send_expecting_success(request, &format!("Key Vault reference refresh of {resource_id}")).await?;
+    Ok(format!("refreshed the Key Vault references of {resource_id}"))
 }

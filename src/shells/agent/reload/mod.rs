@@ -7,7 +7,7 @@ mod command;
 mod file;
 mod http_post;
 
-pub use app_service::{arm_endpoint, refresh_url};
+pub use app_service::refresh_url;
 pub use command::run_with_stdin as run_command;
 pub use file::{signal_number, write_atomically};
 pub(crate) use http_post::without_url;
