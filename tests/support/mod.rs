@@ -5,3 +5,4 @@ pub mod agent;
 pub mod azurite;
 pub mod redis;
 pub mod twin;
+pub mod stack;
