@@ -4,3 +4,4 @@
 pub mod package;
 pub mod serve;
 pub mod wiring;
+pub mod evidence;

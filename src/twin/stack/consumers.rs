@@ -33,6 +33,8 @@ pub enum Behaviour {
     NeverReloads,
     /// Acks healthy with a proof over a key it never loaded (a forged or confused ack).
     WrongProof,
+    /// Acks unhealthy for any key but the one it holds (so it takes a rollback step back).
+    Refuses,
 }
 
 /// Counters and the key one consumer holds.
@@ -186,8 +188,12 @@ impl Fleet {
             let reloader = callback(move |_credential, key| {
                 let c = c.clone();
                 async move {
-                    if c.behaviour == Behaviour::WrongProof {
-                        return Ok("reloaded (claims so; it never checked the key)".to_string());
+                    match c.behaviour {
+                        Behaviour::WrongProof => return Ok("reloaded (claims so; it never checked the key)".to_string()),
+                        Behaviour::Refuses if c.key().expose() != key.expose() => {
+                            return Err("this consumer refuses to move to the new key (it stays on the one it holds)".to_string())
+                        }
+                        _ => {}
                     }
                     c.reload(key).await
                 }
