@@ -32,3 +32,61 @@ async fn a_near_expiry_event_rotates_with_zero_failed_requests_and_the_old_key_s
         assert_eq!(c.key().expose(), new.expose(), "{} is not on the new key", c.id);
     }
 }
+
+/// Everything the run wrote or sent, as text: serve's TRACE log, the SQLite state (database and
+/// write-ahead log bytes, and every record), every invocation and response the host exchanged
+/// (commands, acks, events), every step the agents received, whatever is left in the queues,
+/// subscriptions and dead-letter queues, and the evidence.
+async fn everything_written(e: &support::stack::E2e) -> Vec<(String, String)> {
+    let s = &e.stack;
+    let mut out = vec![("serve log".to_string(), e.serve_log())];
+    for file in ["state.db", "state.db-wal", "policy.toml"] {
+        let bytes = std::fs::read(e.dir.path().join(file)).unwrap_or_default();
+        out.push((file.to_string(), String::from_utf8_lossy(&bytes).into_owned()));
+    }
+    for r in s.rotations().await.unwrap() {
+        out.push((format!("record {}", r.id), format!("{r:?}")));
+        out.push((format!("evidence {}", r.id), keyrelay::evidence::render_json(&r).to_string()));
+        out.push((format!("evidence md {}", r.id), keyrelay::evidence::render_markdown(&r)));
+    }
+    for body in s.host.log.exchanged.lock().unwrap().iter() {
+        out.push(("host invocation".into(), body.clone()));
+    }
+    for body in s.fleet.steps_seen.lock().unwrap().iter() {
+        out.push(("step".into(), String::from_utf8_lossy(body).into_owned()));
+    }
+    let mut paths = vec!["rotation-commands".to_string(), "reload-acks".to_string()];
+    paths.extend(s.fleet.consumers.iter().map(|c| format!("reload-steps/subscriptions/{}", c.id)));
+    for path in paths {
+        for m in s.bus.peek(&path).unwrap().into_iter().chain(s.bus.dead_letters(&path).unwrap()) {
+            out.push((format!("message in {path}"), format!("{} {:?} {}", m.body_text(), m.properties, m.message_id)));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_trace_level_no_key_value_appears_in_logs_state_messages_or_evidence() {
+    let e = support::stack::start(|o| o.log_level = "trace".into()).await;
+    let s = &e.stack;
+    assert!(s.host.deliver_event(&s.near_expiry_event()).await);
+    let done = e.settle(Duration::from_secs(60)).await;
+    assert_eq!(done.phase, Phase::Completed, "{:#?}", done.timeline);
+    let keys: Vec<String> = s.keys_seen.lock().unwrap().iter().map(|k| k.expose().to_string()).collect();
+    assert!(keys.len() >= 4, "expected the initial two keys and two regenerated ones, saw {}", keys.len());
+    assert!(keys.iter().all(|k| k.len() >= 20), "keys too short to search for meaningfully");
+    let written = everything_written(&e).await;
+    let log = &written[0].1;
+    assert!(log.contains("TRACE") && log.len() > 10_000, "serve did not log at trace level ({} bytes)", log.len());
+    assert!(written.iter().any(|(what, _)| what == "step"), "no step was captured");
+    let mut hits = Vec::new();
+    for (what, text) in &written {
+        for (i, key) in keys.iter().enumerate() {
+            if text.contains(key.as_str()) {
+                hits.push(format!("key #{i} in {what}"));
+            }
+        }
+    }
+    assert_eq!(hits, Vec::<String>::new(), "key values leaked");
+    eprintln!("scanned {} sources ({} bytes) for {} key values: 0 hits", written.len(), written.iter().map(|(_, t)| t.len()).sum::<usize>(), keys.len());
+}

@@ -30,6 +30,8 @@ pub struct HostLog {
     pub failed: AtomicU64,
     /// The handler's `Logs` lines, in order.
     pub lines: Mutex<Vec<String>>,
+    /// Every invocation body sent and every response body received (for leak scans).
+    pub exchanged: Mutex<Vec<String>>,
 }
 
 pub struct HostSim {
@@ -129,10 +131,12 @@ impl Drop for HostSim {
 async fn post(http: &reqwest::Client, url: &Mutex<String>, log: &HostLog, function: &str, body: &Value) -> bool {
     let url = format!("{}/{function}", url.lock().unwrap());
     log.invocations.fetch_add(1, Ordering::Relaxed);
+    log.exchanged.lock().unwrap().push(body.to_string());
     let ok = match http.post(&url).header("x-azure-functions-invocationid", uuid::Uuid::new_v4().to_string()).json(body).send().await {
         Ok(resp) => {
             let ok = resp.status().is_success();
             if let Ok(v) = resp.json::<Value>().await {
+                log.exchanged.lock().unwrap().push(v.to_string());
                 let lines = v["Logs"].as_array().cloned().unwrap_or_default();
                 log.lines.lock().unwrap().extend(lines.iter().filter_map(|l| l.as_str()).map(|l| format!("{function}: {l}")));
             }

@@ -12,7 +12,7 @@ use crate::adapters::redis::RedisEndpoint;
 use crate::domain::{ConsumerId, CredentialName, SecretId, SecretValue};
 use crate::ports::{SecretRef, SecretStoreError, SystemClock};
 use crate::shells::agent::azure::ServiceBusSteps;
-use crate::shells::agent::{callback, Agent, Identity, QueueAckSink, SecretFetcher, Transport, Tuning};
+use crate::shells::agent::{callback, Agent, Delivery, Identity, QueueAckSink, SecretFetcher, StepSource, Transport, TransportError, Tuning};
 use redis::aio::MultiplexedConnection;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -141,6 +141,32 @@ impl SecretFetcher for Confused {
     }
 }
 
+/// A step source that keeps a copy of every message body it delivered (for leak scans).
+struct RecordingSteps {
+    inner: ServiceBusSteps,
+    seen: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+#[async_trait::async_trait]
+impl StepSource for RecordingSteps {
+    async fn receive(&self, wait: Duration) -> Result<Option<Delivery>, TransportError> {
+        let d = self.inner.receive(wait).await?;
+        if let Some(d) = &d {
+            self.seen.lock().unwrap().push(d.body.clone());
+        }
+        Ok(d)
+    }
+    async fn complete(&self, d: &Delivery) -> Result<(), TransportError> {
+        self.inner.complete(d).await
+    }
+    async fn abandon(&self, d: &Delivery) -> Result<(), TransportError> {
+        self.inner.abandon(d).await
+    }
+    async fn renew(&self, d: &Delivery) -> Result<(), TransportError> {
+        self.inner.renew(d).await
+    }
+}
+
 /// Where the embedded agents reach Azure.
 pub struct AgentWiring {
     pub http: HttpOptions,
@@ -154,12 +180,15 @@ pub struct AgentWiring {
 /// Consumer traffic and agents, running until dropped.
 pub struct Fleet {
     pub consumers: Vec<Arc<Consumer>>,
+    /// Every step message body the agents received.
+    pub steps_seen: Arc<Mutex<Vec<Vec<u8>>>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Fleet {
     pub fn start(consumers: Vec<Arc<Consumer>>, wiring: &AgentWiring, pace: Duration) -> anyhow::Result<Fleet> {
         let mut tasks = Vec::new();
+        let steps_seen = Arc::new(Mutex::new(Vec::new()));
         let credential = azure_identity::ManagedIdentityCredential::new(None)?;
         let namespace = ServiceBusNamespace::new(&wiring.namespace, ServiceBusAuth::Entra(credential.clone()), &wiring.http)?;
         let vault: Arc<dyn SecretFetcher> = Arc::new(KeyVaultSecrets::new(credential, SdkTransport::client_options(&wiring.http)?));
@@ -180,7 +209,10 @@ impl Fleet {
             };
             let secrets = if consumer.behaviour == Behaviour::WrongProof { Arc::new(Confused(vault.clone())) as Arc<dyn SecretFetcher> } else { vault.clone() };
             let transport = Transport {
-                steps: Arc::new(ServiceBusSteps::new(ServiceBusReceiver::subscription(&namespace, &wiring.steps_topic, consumer.id.as_str())?)),
+                steps: Arc::new(RecordingSteps {
+                    inner: ServiceBusSteps::new(ServiceBusReceiver::subscription(&namespace, &wiring.steps_topic, consumer.id.as_str())?),
+                    seen: steps_seen.clone(),
+                }),
                 secrets,
                 acks: Arc::new(QueueAckSink::new(Arc::new(ServiceBusCommandQueue::new(&namespace, &wiring.acks_queue)?))),
             };
@@ -202,7 +234,7 @@ impl Fleet {
             let agent = Agent::new(identity, transport, reloader, Arc::new(SystemClock), tuning);
             tasks.push(tokio::spawn(async move { agent.run(std::future::pending()).await }));
         }
-        Ok(Fleet { consumers, tasks })
+        Ok(Fleet { consumers, steps_seen, tasks })
     }
 
     pub fn requests(&self) -> u64 {
