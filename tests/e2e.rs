@@ -90,3 +90,77 @@ async fn at_trace_level_no_key_value_appears_in_logs_state_messages_or_evidence(
     assert_eq!(hits, Vec::<String>::new(), "key values leaked");
     eprintln!("scanned {} sources ({} bytes) for {} key values: 0 hits", written.len(), written.iter().map(|(_, t)| t.len()).sum::<usize>(), keys.len());
 }
+
+/// The regenerate calls the ARM twin answered successfully, as (key type) strings.
+fn regenerated(s: &keyrelay::twin::stack::Stack) -> Vec<String> {
+    s.arm
+        .seen()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.to_ascii_lowercase().ends_with("/regeneratekey") && r.status < 300)
+        .map(|r| r.body.map(|b| b["keyType"].to_string()).unwrap_or_default())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_that_never_reloads_stalls_the_rotation_keeps_working_and_rollback_brings_everyone_back() {
+    use keyrelay::twin::stack::Behaviour;
+    // consumer-1 is in wave 1 and runs no agent: it never reloads and never acks.
+    let e = support::stack::start(|o| {
+        o.behaviours.insert(0, Behaviour::NeverReloads);
+        o.ack_deadline = "2s".into();
+    })
+    .await;
+    let s = &e.stack;
+    let old = s.fleet.consumers[0].key();
+    assert!(s.host.deliver_event(&s.near_expiry_event()).await);
+    let stalled = e.settle(Duration::from_secs(60)).await;
+    assert!(stalled.is_stalled(), "{:?}\n{:#?}", stalled.phase, stalled.timeline);
+    let why = stalled.stall.as_ref().unwrap().reason.clone();
+    assert!(why.contains("consumer-1"), "the stall does not name the silent consumer: {why}");
+    // Only the standby slot was regenerated: the key the silent consumer holds still works.
+    assert_eq!(regenerated(s), vec!["\"Secondary\"".to_string()], "the old key was regenerated");
+    assert!(s.redis.can_login("default", &old).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(e.failures(), vec![], "consumer requests failed while stalled");
+
+    let body = serde_json::json!({ "operator": "e2e-operator", "reason": "consumer-1 does not reload" });
+    let (status, answer) = s.host.api("POST", &format!("rotations/{}/rollback", stalled.id), Some(&body)).await.unwrap();
+    assert_eq!(status, 200, "{answer}");
+    // The silent consumer's agent comes back and works through its subscription.
+    s.fleet.start_agent(&s.fleet.consumers[0]).unwrap();
+    let done = s.watch(Duration::from_secs(60), |r| r.is_finished(), |_| {}).await.unwrap();
+    assert_eq!(done.phase, Phase::RolledBack, "{:#?}", done.timeline);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(e.failures(), vec![], "consumer requests failed during the rollback");
+    for c in &s.fleet.consumers {
+        assert_eq!(c.key().expose(), old.expose(), "{} is not back on the old key", c.id);
+    }
+    assert!(s.redis.can_login("default", &old).await);
+    assert_eq!(regenerated(s).len(), 1, "rollback regenerated a key");
+    let rollback = done.rollback.as_ref().expect("the rollback is recorded");
+    assert!(format!("{rollback:?}").contains("e2e-operator"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ack_with_a_wrong_proof_is_rejected_and_the_rotation_stalls_saying_why() {
+    use keyrelay::twin::stack::Behaviour;
+    let e = support::stack::start(|o| {
+        o.behaviours.insert(1, Behaviour::WrongProof);
+        o.ack_deadline = "2s".into();
+    })
+    .await;
+    let s = &e.stack;
+    let old = s.fleet.consumers[1].key();
+    assert!(s.host.deliver_event(&s.near_expiry_event()).await);
+    let stalled = e.settle(Duration::from_secs(60)).await;
+    assert!(stalled.is_stalled(), "{:?}\n{:#?}", stalled.phase, stalled.timeline);
+    let consumer = stalled.consumers.iter().find(|(id, _)| id.as_str() == "consumer-2").unwrap().1;
+    let record = format!("{:?}", consumer.ack);
+    assert!(record.contains("Rejected") && record.contains("does not verify"), "{record}");
+    let why = &stalled.stall.as_ref().unwrap().reason;
+    assert!(why.contains("consumer-2"), "the stall does not say who: {why}");
+    assert_eq!(regenerated(s).len(), 1, "the old key was regenerated");
+    assert!(s.redis.can_login("default", &old).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(e.failures(), vec![]);
+}

@@ -182,59 +182,69 @@ pub struct Fleet {
     pub consumers: Vec<Arc<Consumer>>,
     /// Every step message body the agents received.
     pub steps_seen: Arc<Mutex<Vec<Vec<u8>>>>,
-    tasks: Vec<JoinHandle<()>>,
+    wiring: AgentWiring,
+    namespace: ServiceBusNamespace,
+    vault: Arc<dyn SecretFetcher>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Fleet {
-    pub fn start(consumers: Vec<Arc<Consumer>>, wiring: &AgentWiring, pace: Duration) -> anyhow::Result<Fleet> {
-        let mut tasks = Vec::new();
-        let steps_seen = Arc::new(Mutex::new(Vec::new()));
+    /// Starts every consumer's traffic, and the agents of all that run one.
+    pub fn start(consumers: Vec<Arc<Consumer>>, wiring: AgentWiring, pace: Duration) -> anyhow::Result<Fleet> {
         let credential = azure_identity::ManagedIdentityCredential::new(None)?;
         let namespace = ServiceBusNamespace::new(&wiring.namespace, ServiceBusAuth::Entra(credential.clone()), &wiring.http)?;
         let vault: Arc<dyn SecretFetcher> = Arc::new(KeyVaultSecrets::new(credential, SdkTransport::client_options(&wiring.http)?));
-        for consumer in &consumers {
+        let fleet = Fleet { consumers, steps_seen: Arc::default(), wiring, namespace, vault, tasks: Mutex::default() };
+        for consumer in &fleet.consumers {
             let c = consumer.clone();
-            tasks.push(tokio::spawn(async move {
+            fleet.tasks.lock().unwrap().push(tokio::spawn(async move {
                 for n in 0.. {
                     c.request(n).await;
                     tokio::time::sleep(pace).await;
                 }
             }));
-            if consumer.behaviour == Behaviour::NeverReloads {
-                continue;
+            if consumer.behaviour != Behaviour::NeverReloads {
+                fleet.start_agent(consumer)?;
             }
-            let identity = Identity {
-                consumer: consumer.id.clone(),
-                credentials: [(wiring.credential.clone(), wiring.secret.clone())].into_iter().collect(),
-            };
-            let secrets = if consumer.behaviour == Behaviour::WrongProof { Arc::new(Confused(vault.clone())) as Arc<dyn SecretFetcher> } else { vault.clone() };
-            let transport = Transport {
-                steps: Arc::new(RecordingSteps {
-                    inner: ServiceBusSteps::new(ServiceBusReceiver::subscription(&namespace, &wiring.steps_topic, consumer.id.as_str())?),
-                    seen: steps_seen.clone(),
-                }),
-                secrets,
-                acks: Arc::new(QueueAckSink::new(Arc::new(ServiceBusCommandQueue::new(&namespace, &wiring.acks_queue)?))),
-            };
-            let c = consumer.clone();
-            let reloader = callback(move |_credential, key| {
-                let c = c.clone();
-                async move {
-                    match c.behaviour {
-                        Behaviour::WrongProof => return Ok("reloaded (claims so; it never checked the key)".to_string()),
-                        Behaviour::Refuses if c.key().expose() != key.expose() => {
-                            return Err("this consumer refuses to move to the new key (it stays on the one it holds)".to_string())
-                        }
-                        _ => {}
-                    }
-                    c.reload(key).await
-                }
-            });
-            let tuning = Tuning { receive_wait: Duration::from_millis(500), lock_renew_every: Duration::from_secs(20), heartbeat_every: Duration::ZERO, state_file: None };
-            let agent = Agent::new(identity, transport, reloader, Arc::new(SystemClock), tuning);
-            tasks.push(tokio::spawn(async move { agent.run(std::future::pending()).await }));
         }
-        Ok(Fleet { consumers, steps_seen, tasks })
+        Ok(fleet)
+    }
+
+    /// Starts `consumer`'s embedded agent (for a consumer that never reloaded: its agent
+    /// comes back, and reloads what its subscription holds).
+    pub fn start_agent(&self, consumer: &Arc<Consumer>) -> anyhow::Result<()> {
+        let wiring = &self.wiring;
+        let identity = Identity {
+            consumer: consumer.id.clone(),
+            credentials: [(wiring.credential.clone(), wiring.secret.clone())].into_iter().collect(),
+        };
+        let secrets = if consumer.behaviour == Behaviour::WrongProof { Arc::new(Confused(self.vault.clone())) as Arc<dyn SecretFetcher> } else { self.vault.clone() };
+        let transport = Transport {
+            steps: Arc::new(RecordingSteps {
+                inner: ServiceBusSteps::new(ServiceBusReceiver::subscription(&self.namespace, &wiring.steps_topic, consumer.id.as_str())?),
+                seen: self.steps_seen.clone(),
+            }),
+            secrets,
+            acks: Arc::new(QueueAckSink::new(Arc::new(ServiceBusCommandQueue::new(&self.namespace, &wiring.acks_queue)?))),
+        };
+        let c = consumer.clone();
+        let reloader = callback(move |_credential, key| {
+            let c = c.clone();
+            async move {
+                match c.behaviour {
+                    Behaviour::WrongProof => return Ok("reloaded (claims so; it never checked the key)".to_string()),
+                    Behaviour::Refuses if c.key().expose() != key.expose() => {
+                        return Err("this consumer refuses to move to the new key (it stays on the one it holds)".to_string())
+                    }
+                    _ => {}
+                }
+                c.reload(key).await
+            }
+        });
+        let tuning = Tuning { receive_wait: Duration::from_millis(500), lock_renew_every: Duration::from_secs(20), heartbeat_every: Duration::ZERO, state_file: None };
+        let agent = Agent::new(identity, transport, reloader, Arc::new(SystemClock), tuning);
+        self.tasks.lock().unwrap().push(tokio::spawn(async move { agent.run(std::future::pending()).await }));
+        Ok(())
     }
 
     pub fn requests(&self) -> u64 {
@@ -248,7 +258,7 @@ impl Fleet {
 
 impl Drop for Fleet {
     fn drop(&mut self) {
-        for t in &self.tasks {
+        for t in self.tasks.lock().unwrap().iter() {
             t.abort();
         }
     }

@@ -161,7 +161,7 @@ impl Stack {
                 Ok(Consumer::new(ConsumerId::parse(id)?, behaviour, redis.endpoint(), primary.clone()))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let fleet = Fleet::start(fleet_members, &wiring, opts.pace)?;
+        let fleet = Fleet::start(fleet_members, wiring, opts.pace)?;
         Ok(Stack { ca, arm, redis, vault, bus, serve, host, fleet, store, credential, keys_seen, work_dir: opts.work_dir })
     }
 
