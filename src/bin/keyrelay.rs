@@ -37,6 +37,28 @@ enum Command {
         /// Where the evidence files are written.
         #[arg(long, default_value = "evidence")]
         evidence_dir: PathBuf,
+        /// Run the core on in-memory adapters instead of the local Azure twin (no redis-server needed).
+        #[arg(long)]
+        in_memory: bool,
+        /// Fault injection: the next N Resource Manager requests answer 429 (Retry-After 1s).
+        #[arg(long, default_value_t = 0)]
+        arm_throttle: u32,
+        /// Fault injection: regenerate runs as a long-running operation of this many seconds.
+        #[arg(long, default_value_t = 0)]
+        lro_secs: u64,
+        /// Where the twin stack keeps serve's log, the policy and the state (default: a temporary directory).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
+    /// Print (or write) one rotation's evidence from the state store KEYRELAY_STATE_STORE names.
+    Evidence {
+        /// The rotation id.
+        rotation: String,
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: keyrelay::shells::cli::evidence::EvidenceFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Run the Azure Functions custom handler (the host starts this; see docs/functions-app.md).
     ///
@@ -70,10 +92,23 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Agent { config } => keyrelay::shells::agent::azure::run_command(&config).await,
-        Command::Demo { consumers, waves, refuse_reload, evidence_dir } => {
+        Command::Demo { consumers, waves, refuse_reload, evidence_dir, in_memory, arm_throttle, lro_secs, work_dir } => {
             let opts = keyrelay::shells::demo::DemoOptions { consumers, waves, refuse_reload, evidence_dir };
             let mut out = std::io::stdout();
-            let summary = keyrelay::shells::demo::run_embedded(&opts, &mut out).await?;
+            let summary = if in_memory {
+                keyrelay::shells::demo::run_embedded(&opts, &mut out).await?
+            } else {
+                let work_dir = work_dir.unwrap_or_else(|| {
+                    std::env::temp_dir().join(format!("keyrelay-demo-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")))
+                });
+                let demo = keyrelay::shells::demo::TwinDemo {
+                    common: opts,
+                    faults: keyrelay::shells::demo::Faults { arm_throttle, lro_secs },
+                    keyrelay_exe: std::env::current_exe()?,
+                    work_dir,
+                };
+                keyrelay::shells::demo::run_twin(&demo, &mut out).await?
+            };
             let r = &summary.rotation;
             let duration = r.finished_at.map(|f| (f - r.started_at).num_milliseconds() as f64 / 1000.0).unwrap_or(0.0);
             println!();
@@ -86,6 +121,15 @@ async fn main() -> anyhow::Result<()> {
             println!("evidence:                   {} and {}", summary.evidence_json.display(), summary.evidence_markdown.display());
             if !keyrelay::shells::demo::succeeded(&summary, refuse_reload) {
                 std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Evidence { rotation, format, out } => {
+            let settings = keyrelay::shells::settings::Settings::from_env()?;
+            let text = keyrelay::shells::cli::evidence::evidence(&settings, &rotation, format).await?;
+            match out {
+                Some(path) => std::fs::write(&path, text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                None => println!("{text}"),
             }
             Ok(())
         }

@@ -7,6 +7,7 @@
 //! or test-only branch in the clients.
 
 pub mod arm;
+pub mod hostsim;
 pub mod identity;
 pub mod keyvault;
 pub mod process_identity;
@@ -14,6 +15,7 @@ pub mod redis_server;
 pub mod rediscloud;
 pub mod server;
 pub mod servicebus;
+pub mod stack;
 pub mod tls;
 
 pub use arm::ArmTwin;

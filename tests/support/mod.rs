@@ -5,4 +5,5 @@ pub mod agent;
 pub mod azurite;
 pub mod handler;
 pub mod redis;
+pub mod stack;
 pub mod twin;

@@ -5,3 +5,4 @@ pub mod package;
 pub mod redis_wiring;
 pub mod serve;
 pub mod wiring;
+pub mod evidence;

@@ -119,7 +119,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Handler> {
 }
 
 /// The rotation store the settings name: SQLite (the embedded default) or a Blob container reached with the app's identity.
-fn rotation_store(settings: &Settings, credential: Arc<dyn TokenCredential>, http: &HttpOptions) -> anyhow::Result<Arc<dyn RotationStore>> {
+pub(crate) fn rotation_store(settings: &Settings, credential: Arc<dyn TokenCredential>, http: &HttpOptions) -> anyhow::Result<Arc<dyn RotationStore>> {
     match &settings.state_store {
         StateStoreSetting::Sqlite(path) => {
             let store = SqliteStore::open(path).map_err(|e| anyhow::anyhow!("{}={}: {e}", settings::STATE_STORE, path.display()))?;

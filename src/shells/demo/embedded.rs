@@ -177,11 +177,7 @@ pub async fn run_embedded(opts: &DemoOptions, out: &mut (impl Write + Send)) -> 
         let _ = w.await;
     }
     let rotation = store.load(&id).await?.expect("present").rotation;
-    std::fs::create_dir_all(&opts.evidence_dir)?;
-    let evidence_json = opts.evidence_dir.join(format!("{id}.json"));
-    let evidence_markdown = opts.evidence_dir.join(format!("{id}.md"));
-    std::fs::write(&evidence_json, serde_json::to_string_pretty(&crate::evidence::render_json(&rotation))?)?;
-    std::fs::write(&evidence_markdown, crate::evidence::render_markdown(&rotation))?;
+    let (evidence_json, evidence_markdown) = super::write_evidence(&rotation, &opts.evidence_dir)?;
     Ok(DemoSummary {
         rotation,
         requests: requests.load(Ordering::SeqCst),

@@ -1,0 +1,166 @@
+//! End to end on the whole local stack: the Azure twin over HTTPS, a real redis-server as the
+//! cache's data plane, `keyrelay serve` as a child process driven by the Functions host
+//! simulator, and consumers under live traffic with embedded agents. keyrelay's promise is
+//! checked where it matters: no consumer request fails, and the old key really stops working.
+
+mod support;
+
+use keyrelay::core::Phase;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_near_expiry_event_rotates_with_zero_failed_requests_and_the_old_key_stops_working() {
+    let e = support::stack::start(|_| {}).await;
+    let s = &e.stack;
+    let old = s.fleet.consumers[0].key();
+    assert!(s.host.deliver_event(&s.near_expiry_event()).await, "the handler refused the event");
+    let done = e.settle(Duration::from_secs(60)).await;
+    assert_eq!(done.phase, Phase::Completed, "{:#?}\n{}", done.timeline, e.serve_log());
+    // A little more traffic on the new key after the old one is gone.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(e.failures(), vec![], "consumer requests failed");
+    let secs = (done.finished_at.unwrap() - done.started_at).num_milliseconds() as f64 / 1000.0;
+    eprintln!("rotation {} completed in {secs:.2}s; {} consumer requests, 0 failed", done.id, s.fleet.requests());
+    for entry in &done.timeline {
+        eprintln!("  {} {:<18} {}", entry.at.format("%H:%M:%S%.3f"), entry.phase, entry.what);
+    }
+    assert!(s.fleet.requests() > 100, "too little traffic to prove anything: {}", s.fleet.requests());
+    let new = keyrelay::domain::SecretValue::new(s.vault.versions("orders-cache-key").last().unwrap().value.clone());
+    assert!(!s.redis.can_login("default", &old).await, "the retired key still signs in");
+    assert!(s.redis.can_login("default", &new).await, "the published key does not sign in");
+    for c in &s.fleet.consumers {
+        assert_eq!(c.key().expose(), new.expose(), "{} is not on the new key", c.id);
+    }
+}
+
+/// Everything the run wrote or sent, as text: serve's TRACE log, the SQLite state (database and
+/// write-ahead log bytes, and every record), every invocation and response the host exchanged
+/// (commands, acks, events), every step the agents received, whatever is left in the queues,
+/// subscriptions and dead-letter queues, and the evidence.
+async fn everything_written(e: &support::stack::E2e) -> Vec<(String, String)> {
+    let s = &e.stack;
+    let mut out = vec![("serve log".to_string(), e.serve_log())];
+    for file in ["state.db", "state.db-wal", "policy.toml"] {
+        let bytes = std::fs::read(e.dir.path().join(file)).unwrap_or_default();
+        out.push((file.to_string(), String::from_utf8_lossy(&bytes).into_owned()));
+    }
+    for r in s.rotations().await.unwrap() {
+        out.push((format!("record {}", r.id), format!("{r:?}")));
+        out.push((format!("evidence {}", r.id), keyrelay::evidence::render_json(&r).to_string()));
+        out.push((format!("evidence md {}", r.id), keyrelay::evidence::render_markdown(&r)));
+    }
+    for body in s.host.log.exchanged.lock().unwrap().iter() {
+        out.push(("host invocation".into(), body.clone()));
+    }
+    for body in s.fleet.steps_seen.lock().unwrap().iter() {
+        out.push(("step".into(), String::from_utf8_lossy(body).into_owned()));
+    }
+    let mut paths = vec!["rotation-commands".to_string(), "reload-acks".to_string()];
+    paths.extend(s.fleet.consumers.iter().map(|c| format!("reload-steps/subscriptions/{}", c.id)));
+    for path in paths {
+        for m in s.bus.peek(&path).unwrap().into_iter().chain(s.bus.dead_letters(&path).unwrap()) {
+            out.push((format!("message in {path}"), format!("{} {:?} {}", m.body_text(), m.properties, m.message_id)));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_trace_level_no_key_value_appears_in_logs_state_messages_or_evidence() {
+    let e = support::stack::start(|o| o.log_level = "trace".into()).await;
+    let s = &e.stack;
+    assert!(s.host.deliver_event(&s.near_expiry_event()).await);
+    let done = e.settle(Duration::from_secs(60)).await;
+    assert_eq!(done.phase, Phase::Completed, "{:#?}", done.timeline);
+    let keys: Vec<String> = s.keys_seen.lock().unwrap().iter().map(|k| k.expose().to_string()).collect();
+    assert!(keys.len() >= 4, "expected the initial two keys and two regenerated ones, saw {}", keys.len());
+    assert!(keys.iter().all(|k| k.len() >= 20), "keys too short to search for meaningfully");
+    let written = everything_written(&e).await;
+    let log = &written[0].1;
+    assert!(log.contains("TRACE") && log.len() > 10_000, "serve did not log at trace level ({} bytes)", log.len());
+    assert!(written.iter().any(|(what, _)| what == "step"), "no step was captured");
+    let mut hits = Vec::new();
+    for (what, text) in &written {
+        for (i, key) in keys.iter().enumerate() {
+            if text.contains(key.as_str()) {
+                hits.push(format!("key #{i} in {what}"));
+            }
+        }
+    }
+    assert_eq!(hits, Vec::<String>::new(), "key values leaked");
+    eprintln!("scanned {} sources ({} bytes) for {} key values: 0 hits", written.len(), written.iter().map(|(_, t)| t.len()).sum::<usize>(), keys.len());
+}
+
+/// The regenerate calls the ARM twin answered successfully, as (key type) strings.
+fn regenerated(s: &keyrelay::twin::stack::Stack) -> Vec<String> {
+    s.arm
+        .seen()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.to_ascii_lowercase().ends_with("/regeneratekey") && r.status < 300)
+        .map(|r| r.body.map(|b| b["keyType"].to_string()).unwrap_or_default())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_that_never_reloads_stalls_the_rotation_keeps_working_and_rollback_brings_everyone_back() {
+    use keyrelay::twin::stack::Behaviour;
+    // consumer-1 is in wave 1 and runs no agent: it never reloads and never acks.
+    let e = support::stack::start(|o| {
+        o.behaviours.insert(0, Behaviour::NeverReloads);
+        o.ack_deadline = "2s".into();
+    })
+    .await;
+    let s = &e.stack;
+    let old = s.fleet.consumers[0].key();
+    assert!(s.host.deliver_event(&s.near_expiry_event()).await);
+    let stalled = e.settle(Duration::from_secs(60)).await;
+    assert!(stalled.is_stalled(), "{:?}\n{:#?}", stalled.phase, stalled.timeline);
+    let why = stalled.stall.as_ref().unwrap().reason.clone();
+    assert!(why.contains("consumer-1"), "the stall does not name the silent consumer: {why}");
+    // Only the standby slot was regenerated: the key the silent consumer holds still works.
+    assert_eq!(regenerated(s), vec!["\"Secondary\"".to_string()], "the old key was regenerated");
+    assert!(s.redis.can_login("default", &old).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(e.failures(), vec![], "consumer requests failed while stalled");
+
+    let body = serde_json::json!({ "operator": "e2e-operator", "reason": "consumer-1 does not reload" });
+    let (status, answer) = s.host.api("POST", &format!("rotations/{}/rollback", stalled.id), Some(&body)).await.unwrap();
+    assert_eq!(status, 200, "{answer}");
+    // The silent consumer's agent comes back and works through its subscription.
+    s.fleet.start_agent(&s.fleet.consumers[0]).unwrap();
+    let done = s.watch(Duration::from_secs(60), |r| r.is_finished(), |_| {}).await.unwrap();
+    assert_eq!(done.phase, Phase::RolledBack, "{:#?}", done.timeline);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(e.failures(), vec![], "consumer requests failed during the rollback");
+    for c in &s.fleet.consumers {
+        assert_eq!(c.key().expose(), old.expose(), "{} is not back on the old key", c.id);
+    }
+    assert!(s.redis.can_login("default", &old).await);
+    assert_eq!(regenerated(s).len(), 1, "rollback regenerated a key");
+    let rollback = done.rollback.as_ref().expect("the rollback is recorded");
+    assert!(format!("{rollback:?}").contains("e2e-operator"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ack_with_a_wrong_proof_is_rejected_and_the_rotation_stalls_saying_why() {
+    use keyrelay::twin::stack::Behaviour;
+    let e = support::stack::start(|o| {
+        o.behaviours.insert(1, Behaviour::WrongProof);
+        o.ack_deadline = "2s".into();
+    })
+    .await;
+    let s = &e.stack;
+    let old = s.fleet.consumers[1].key();
+    assert!(s.host.deliver_event(&s.near_expiry_event()).await);
+    let stalled = e.settle(Duration::from_secs(60)).await;
+    assert!(stalled.is_stalled(), "{:?}\n{:#?}", stalled.phase, stalled.timeline);
+    let consumer = stalled.consumers.iter().find(|(id, _)| id.as_str() == "consumer-2").unwrap().1;
+    let record = format!("{:?}", consumer.ack);
+    assert!(record.contains("Rejected") && record.contains("does not verify"), "{record}");
+    let why = &stalled.stall.as_ref().unwrap().reason;
+    assert!(why.contains("consumer-2"), "the stall does not say who: {why}");
+    assert_eq!(regenerated(s).len(), 1, "the old key was regenerated");
+    assert!(s.redis.can_login("default", &old).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(e.failures(), vec![]);
+}
