@@ -45,7 +45,7 @@ fn main() {
     let began = Instant::now();
     let summary = run_many(args.seed_start, args.schedules, threads);
     let secs = began.elapsed().as_secs_f64();
-    let violations: usize = summary.failures.iter().map(|(_, v)| v.len()).sum();
+    let violations = summary.violations;
     println!("simulated schedules: {}, invariant violations: {violations}", summary.schedules);
     println!("{:.1} s, {:.0} schedules/s on {threads} threads", secs, summary.schedules as f64 / secs);
     println!("{:?}", summary.stats);

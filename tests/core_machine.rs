@@ -211,3 +211,25 @@ async fn an_action_starts_only_with_time_left_to_finish_in_its_lease() {
     assert_eq!(regenerated, vec![Slot::Secondary]);
     assert_ne!(r.phase, Phase::RegenerateStandby);
 }
+
+// ---- what mutation testing found unpinned -------------------------------------------------------
+
+/// The record says when it last changed — only for events it took — and what happened, in the
+/// timeline the evidence is rendered from.
+#[test]
+fn accepted_events_are_stamped_and_narrated_ignored_ones_leave_no_trace() {
+    let r = guarded();
+    let late = Event::Published { slot: Slot::Secondary, result: Ok(SecretVersion::parse("v9").unwrap()) };
+    let ignored = core::handle(&r, late, mins(5));
+    assert!(matches!(ignored.verdict, Verdict::Ignored(_)));
+    assert_eq!(ignored.rotation.updated_at, t0());
+    assert_eq!(ignored.rotation.timeline.len(), r.timeline.len());
+    let accepted = core::handle(&r, Event::Regenerated { slot: Slot::Secondary, result: ProviderResult::Done }, mins(5));
+    assert_eq!(accepted.rotation.updated_at, mins(5));
+    let added: Vec<_> =
+        accepted.rotation.timeline[r.timeline.len()..].iter().map(|e| (e.at, e.phase.as_str(), e.what.as_str())).collect();
+    assert_eq!(
+        added,
+        vec![(mins(5), "regenerate-standby", "regenerated the secondary key"), (mins(5), "publish", "entered publish")]
+    );
+}

@@ -28,7 +28,7 @@ fn main() {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let began = std::time::Instant::now();
     let summary = run_many(start, schedules, threads);
-    let violations: usize = summary.failures.iter().map(|(_, v)| v.len()).sum();
+    let violations = summary.violations;
     println!("simulated schedules: {}, invariant violations: {violations}", summary.schedules);
     println!("  {:?} in {:.1?}", summary.stats, began.elapsed());
     if !summary.failures.is_empty() {

@@ -205,11 +205,11 @@ impl Transition {
         }
     }
 
-    /// The side effect of the current single-action phase, under a fresh lease.
+    /// The side effect of the current single-action phase, under a fresh lease. (Guard, which
+    /// has no slots yet, emits its action in `enter` and `tick`.)
     fn emit_phase_action(&mut self) {
         let Some((standby, old)) = self.slots() else { return };
         let action = match &self.r.phase {
-            Phase::Guard => Action::EvaluateGuards,
             Phase::RegenerateStandby => match &self.r.operation {
                 Some(op) => Action::PollOperation { slot: standby, operation: op.url.clone(), not_after: self.lease_end() },
                 None => Action::Regenerate { slot: standby, force: false, not_after: self.lease_end() },

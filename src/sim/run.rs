@@ -10,6 +10,8 @@ use std::sync::Mutex;
 pub struct Summary {
     pub schedules: u64,
     pub stats: Stats,
+    /// Invariant violations over all schedules.
+    pub violations: u64,
     /// Failing schedules (seed and what broke), in seed order, at most a few.
     pub failures: Vec<(u64, Vec<String>)>,
 }
@@ -35,6 +37,7 @@ pub fn run_many(start: u64, count: u64, threads: usize) -> Summary {
                     let Report { violations, stats, .. } = run(seed, false);
                     local.schedules += 1;
                     local.stats.add(&stats);
+                    local.violations += violations.len() as u64;
                     if !violations.is_empty() && local.failures.len() < KEPT_FAILURES {
                         local.failures.push((seed, violations));
                     }
@@ -42,6 +45,7 @@ pub fn run_many(start: u64, count: u64, threads: usize) -> Summary {
                 let mut t = total.lock().expect("no panics while holding the summary");
                 t.schedules += local.schedules;
                 t.stats.add(&local.stats);
+                t.violations += local.violations;
                 t.failures.extend(local.failures);
             });
         }
