@@ -233,3 +233,23 @@ fn accepted_events_are_stamped_and_narrated_ignored_ones_leave_no_trace() {
         vec![(mins(5), "regenerate-standby", "regenerated the secondary key"), (mins(5), "publish", "entered publish")]
     );
 }
+
+/// Time alone moves neither a finished rotation nor a stalled one (it waits for an operator).
+#[test]
+fn ticks_leave_finished_and_stalled_rotations_alone() {
+    let (r, step) = reloading();
+    let stalled = core::handle(&r, Event::Tick, mins(10)).rotation;
+    assert!(stalled.is_stalled());
+    let retired = core::handle(&ack_healthy(&r, &step, mins(1)), Event::Regenerated { slot: Slot::Primary, result: ProviderResult::Done }, mins(2)).rotation;
+    assert_eq!(retired.phase, Phase::Completed);
+    let early = core::start(RotationId::parse("rot-8").unwrap(), one_consumer_plan(), Trigger::Schedule, "s".into(), t0()).rotation;
+    let early = core::handle(&early, Event::GuardFailed { detail: "403".into(), transient: false }, t0()).rotation;
+    let rolled_back = operator(&early, rollback(), mins(1)).rotation;
+    assert_eq!(rolled_back.phase, Phase::RolledBack);
+    for r in [stalled, retired, rolled_back] {
+        let o = core::handle(&r, Event::Tick, mins(600));
+        assert!(matches!(o.verdict, Verdict::Ignored(_)), "{:?}", o.verdict);
+        assert_eq!(o.rotation, r);
+        assert!(o.actions.is_empty());
+    }
+}
