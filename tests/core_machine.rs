@@ -253,3 +253,13 @@ fn ticks_leave_finished_and_stalled_rotations_alone() {
         assert!(o.actions.is_empty());
     }
 }
+
+/// A long-running regenerate stalls only once its full timeout has passed, not at the limit.
+#[test]
+fn an_operation_times_out_only_after_its_full_timeout() {
+    let r = core::handle(&guarded(), Event::Regenerated { slot: Slot::Secondary, result: pending("op-3") }, t0()).rotation;
+    let at_limit = core::handle(&r, Event::Tick, mins(30));
+    assert!(!at_limit.rotation.is_stalled());
+    assert!(matches!(at_limit.actions.as_slice(), [Action::PollOperation { .. }]));
+    assert!(core::handle(&r, Event::Tick, mins(30) + Duration::seconds(1)).rotation.is_stalled());
+}
