@@ -263,3 +263,17 @@ fn an_operation_times_out_only_after_its_full_timeout() {
     assert!(matches!(at_limit.actions.as_slice(), [Action::PollOperation { .. }]));
     assert!(core::handle(&r, Event::Tick, mins(30) + Duration::seconds(1)).rotation.is_stalled());
 }
+
+/// A poll is re-issued only when both its poll time and its lease allow: a second sweep right
+/// after the first does not poll twice.
+#[test]
+fn an_operation_is_polled_once_per_lease() {
+    let r = core::handle(&guarded(), Event::Regenerated { slot: Slot::Secondary, result: pending("op-4") }, t0()).rotation;
+    let polled = core::handle(&r, Event::Tick, mins(1));
+    assert!(matches!(polled.actions.as_slice(), [Action::PollOperation { .. }]));
+    let again = core::handle(&polled.rotation, Event::Tick, mins(2));
+    assert!(again.actions.is_empty(), "polled again inside the lease: {:?}", again.actions);
+    assert!(matches!(again.verdict, Verdict::Ignored(_)));
+    let after_lease = core::handle(&polled.rotation, Event::Tick, mins(3));
+    assert!(matches!(after_lease.actions.as_slice(), [Action::PollOperation { .. }]));
+}
