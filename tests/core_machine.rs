@@ -277,3 +277,38 @@ fn an_operation_is_polled_once_per_lease() {
     let after_lease = core::handle(&polled.rotation, Event::Tick, mins(3));
     assert!(matches!(after_lease.actions.as_slice(), [Action::PollOperation { .. }]));
 }
+
+/// Throttling is retried `max_transient_failures` times; the next one stalls.
+#[test]
+fn throttling_stalls_only_past_the_limit() {
+    let throttled = || Event::Regenerated { slot: Slot::Secondary, result: ProviderResult::Throttled { retry_after: std::time::Duration::from_secs(5) } };
+    let mut r = guarded();
+    for _ in 0..Timing::default().max_transient_failures {
+        r = core::handle(&r, throttled(), t0()).rotation;
+        assert!(!r.is_stalled(), "stalled after {} throttles", r.transient_failures);
+    }
+    let o = core::handle(&r, throttled(), t0());
+    assert!(o.rotation.stall.unwrap().reason.contains("kept throttling (9 times)"));
+}
+
+/// The standby's last use blocks the guard for 24 hours, and not a second longer.
+#[test]
+fn standby_use_blocks_for_exactly_a_day() {
+    let r = core::start(RotationId::parse("rot-7").unwrap(), one_consumer_plan(), Trigger::Schedule, "s".into(), t0()).rotation;
+    let used = |ago: Duration| GuardFacts {
+        standby_usage: UsageEvidence { last_used: Some(t0() - ago), source: "logs".into() },
+        ..primary_active()
+    };
+    let day = Duration::hours(24);
+    assert!(core::handle(&r, Event::Guard(used(day - Duration::seconds(1))), t0()).rotation.is_stalled());
+    assert_eq!(core::handle(&r, Event::Guard(used(day)), t0()).rotation.phase, Phase::RegenerateStandby);
+}
+
+/// Only a recorded force marks a regeneration as forced.
+#[test]
+fn an_ordinary_retirement_is_not_recorded_as_forced() {
+    let (r, step) = reloading();
+    let done = core::handle(&ack_healthy(&r, &step, mins(1)), Event::Regenerated { slot: Slot::Primary, result: ProviderResult::Done }, mins(2)).rotation;
+    assert_eq!(done.regenerated.iter().map(|g| (g.slot, g.forced)).collect::<Vec<_>>(), vec![(Slot::Secondary, false), (Slot::Primary, false)]);
+    assert!(done.timeline.iter().all(|e| !e.what.contains("forced")));
+}
