@@ -6,6 +6,7 @@
 //! - [`ports`]: the traits the driver uses to reach the world;
 //! - [`adapters`]: implementations of the ports (Azure, Redis, SQLite, memory);
 //! - [`driver`]: runs the core against the ports, persisting before every side effect;
+//! - [`sim`]: the deterministic simulator that checks the invariants over random schedules;
 //! - [`shells`]: the Functions custom handler, the CLI and the consumer agent.
 
 pub mod adapters;
@@ -17,4 +18,5 @@ pub mod policy;
 pub mod ports;
 pub mod protocol;
 pub mod shells;
+pub mod sim;
 pub mod twin;

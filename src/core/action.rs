@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 /// Actions that change a key or a secret carry `not_after`: the end of the lease the record
 /// took when it asked. A driver must not start such an action once its lease has run out,
 /// because by then another instance may have re-issued it and moved on (a regenerate that
-/// lands after the new value was published would break I1). With the lease (2 minutes by
-/// default) longer than a call's timeout, a started call always lands inside its lease.
+/// lands after the new value was published would break I1). A started action must also
+/// *finish* inside the lease, so the driver starts one only while at least
+/// `driver::MAX_ACTION_TIME` of the lease is left.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Gather `GuardFacts` (read-only).

@@ -152,7 +152,7 @@ impl Transition {
         self.r.phase = phase.clone();
         self.r.transient_failures = 0;
         self.r.retry_at = None;
-        self.r.operation = None;
+        self.keep_or_forget_operation(&phase);
         match &phase {
             Phase::Reload { wave } => self.note(format!("entered reload of wave {wave}")),
             other => self.note(format!("entered {}", other.name())),
@@ -185,11 +185,31 @@ impl Transition {
         }
     }
 
-    /// The side effect of the current single-action phase, under a fresh lease.
+    /// A long-running regenerate that never reported a terminal status is never forgotten:
+    /// re-entering its phase (an operator's retry or force after a stall) polls it again, with
+    /// a fresh timeout, instead of starting another regenerate. Otherwise a provider that runs
+    /// two operations would land the forgotten one after Publish read the key — publishing a
+    /// value the provider no longer has (I1).
+    fn keep_or_forget_operation(&mut self, phase: &Phase) {
+        let regenerates = match (phase, self.slots()) {
+            (Phase::RegenerateStandby, Some((standby, _))) => Some(standby),
+            (Phase::Retire, Some((_, old))) => Some(old),
+            _ => None,
+        };
+        match &mut self.r.operation {
+            Some(op) if Some(op.slot) == regenerates => {
+                op.started_at = self.now;
+                op.poll_at = self.now;
+            }
+            _ => self.r.operation = None,
+        }
+    }
+
+    /// The side effect of the current single-action phase, under a fresh lease. (Guard, which
+    /// has no slots yet, emits its action in `enter` and `tick`.)
     fn emit_phase_action(&mut self) {
         let Some((standby, old)) = self.slots() else { return };
         let action = match &self.r.phase {
-            Phase::Guard => Action::EvaluateGuards,
             Phase::RegenerateStandby => match &self.r.operation {
                 Some(op) => Action::PollOperation { slot: standby, operation: op.url.clone(), not_after: self.lease_end() },
                 None => Action::Regenerate { slot: standby, force: false, not_after: self.lease_end() },
@@ -775,8 +795,9 @@ impl Transition {
         Verdict::Accepted
     }
 
-    /// Rollback is allowed from a stall (any forward phase) or while waiting on consumers or
-    /// soaking — never while a key- or secret-changing call of this rotation may be in flight.
+    /// Rollback is allowed from a stall (any forward phase but Retire) or while waiting on
+    /// consumers or soaking — never while a key- or secret-changing call of this rotation may
+    /// be in flight.
     /// Once the rotation reached Publish, the old slot's value is published again even if no
     /// publish was recorded, so the current Key Vault version surely holds the old slot.
     fn roll_back(&mut self, operator: String, reason: String) -> Verdict {
@@ -789,7 +810,15 @@ impl Transition {
         };
         let allowed = match phase {
             Phase::Reload { .. } | Phase::Soak { .. } | Phase::UsageGuard { .. } => true,
-            Phase::Guard | Phase::RegenerateStandby | Phase::Publish | Phase::Retire => stalled,
+            Phase::Guard | Phase::RegenerateStandby | Phase::Publish => stalled,
+            // A stalled retirement may already have regenerated the old key (a failure after
+            // the change, or a long-running operation still landing): publishing it again
+            // would hand consumers a dead key. Retry or force instead.
+            Phase::Retire => {
+                return Verdict::Rejected(
+                    "cannot roll back a stalled retirement: the old key may already be regenerated; retry or force".into(),
+                )
+            }
             _ => false,
         };
         if !allowed {
