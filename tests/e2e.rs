@@ -164,3 +164,47 @@ async fn an_ack_with_a_wrong_proof_is_rejected_and_the_rotation_stalls_saying_wh
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(e.failures(), vec![]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_event_grid_deliveries_and_a_timer_together_start_exactly_one_rotation() {
+    let e = support::stack::start(|o| o.rotate_every = "1s".into()).await;
+    let s = &e.stack;
+    // The seeded version is older than the cadence: the schedule finds it due.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let event = s.near_expiry_event();
+    let (a, b, t) = tokio::join!(s.host.deliver_event(&event), s.host.deliver_event(&event), s.host.fire_timer("schedule"));
+    assert!(a && b && t, "an invocation failed");
+    let lines = s.host.log.lines.lock().unwrap().clone();
+    let enqueued = lines.iter().filter(|l| l.contains("rotate command") && l.ends_with("enqueued")).count();
+    assert!(enqueued >= 2, "the deliveries did not all ask for a rotation: {lines:#?}");
+    let done = e.settle(Duration::from_secs(60)).await;
+    assert_eq!(done.phase, Phase::Completed, "{:#?}", done.timeline);
+    // Late redeliveries of the same event find the version rotated away.
+    assert!(s.host.deliver_event(&event).await);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let all = s.rotations().await.unwrap();
+    assert_eq!(all.len(), 1, "{:#?}", all.iter().map(|r| (&r.id, r.phase.name(), &r.trigger)).collect::<Vec<_>>());
+    assert_eq!(regenerated(s).len(), 2, "one standby and one retire regenerate");
+    assert_eq!(e.failures(), vec![]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_bursts_and_a_long_running_regenerate_still_complete_with_zero_failures() {
+    let e = support::stack::start(|_| {}).await;
+    let s = &e.stack;
+    s.arm.faults(|f| {
+        f.throttle_next = 3;
+        f.throttle_retry_after = 1;
+        f.lro_everywhere = true;
+        f.lro_duration = Duration::from_secs(2);
+        f.lro_retry_after = 1;
+    });
+    assert!(s.host.deliver_event(&s.near_expiry_event()).await);
+    let done = e.settle(Duration::from_secs(90)).await;
+    assert_eq!(done.phase, Phase::Completed, "{:#?}\n{}", done.timeline, e.serve_log());
+    let seen = s.arm.seen();
+    assert!(seen.iter().filter(|r| r.status == 429).count() >= 3, "no throttling was seen");
+    assert!(seen.iter().any(|r| r.status == 202), "no long-running operation was seen");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(e.failures(), vec![]);
+}

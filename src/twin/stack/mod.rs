@@ -44,6 +44,8 @@ pub struct StackOptions {
     pub behaviours: BTreeMap<usize, Behaviour>,
     /// The policy's ack deadline (how fast a silent consumer stalls the rotation).
     pub ack_deadline: String,
+    /// The policy's cadence (the schedule rotates a credential older than this).
+    pub rotate_every: String,
     /// `KEYRELAY_LOG` for serve.
     pub log_level: String,
     /// Pause between one consumer's requests.
@@ -60,6 +62,7 @@ impl StackOptions {
             waves: 2,
             behaviours: BTreeMap::new(),
             ack_deadline: "20s".into(),
+            rotate_every: "20d".into(),
             log_level: "info".into(),
             pace: Duration::from_millis(5),
             work_dir,
@@ -122,7 +125,7 @@ impl Stack {
         }
 
         let policy_file = opts.work_dir.join("policy.toml");
-        std::fs::write(&policy_file, policy::render(&vault.vault_authority(), &planned, &opts.ack_deadline))?;
+        std::fs::write(&policy_file, policy::render(&vault.vault_authority(), &planned, &opts.ack_deadline, &opts.rotate_every))?;
         let state = opts.work_dir.join("state.db");
         let resolve = [arm.resolve(), vault.resolve(), bus.resolve()];
         let mut env = crate::twin::process_identity::child_env(identity, &ca, &opts.work_dir.join("twin-ca.pem"), &resolve)?;
