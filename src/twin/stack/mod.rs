@@ -50,6 +50,8 @@ pub struct StackOptions {
     pub log_level: String,
     /// Pause between one consumer's requests.
     pub pace: Duration,
+    /// How long a consumer takes to reload (before it acks).
+    pub reload_delay: Duration,
     /// Where logs, state, policy and the CA file go.
     pub work_dir: PathBuf,
 }
@@ -65,6 +67,7 @@ impl StackOptions {
             rotate_every: "20d".into(),
             log_level: "info".into(),
             pace: Duration::from_millis(5),
+            reload_delay: Duration::ZERO,
             work_dir,
         }
     }
@@ -164,7 +167,7 @@ impl Stack {
                 Ok(Consumer::new(ConsumerId::parse(id)?, behaviour, redis.endpoint(), primary.clone()))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let fleet = Fleet::start(fleet_members, wiring, opts.pace)?;
+        let fleet = Fleet::start(fleet_members, wiring, opts.pace, opts.reload_delay)?;
         Ok(Stack { ca, arm, redis, vault, bus, serve, host, fleet, store, credential, keys_seen, work_dir: opts.work_dir })
     }
 
@@ -182,6 +185,12 @@ impl Stack {
     pub async fn rotations(&self) -> anyhow::Result<Vec<Rotation>> {
         let filter = RotationFilter { credential: Some(self.credential.clone()), ..RotationFilter::default() };
         Ok(self.store.list(&filter).await?.into_iter().map(|s| s.rotation).collect())
+    }
+
+    /// Starts a rotation as a Key Vault SecretNearExpiry event about the current version would.
+    pub async fn near_expiry(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.host.deliver_event(&self.near_expiry_event()).await, "keyrelay serve refused the Event Grid event; its log: {}", self.serve.log_path().display());
+        Ok(())
     }
 
     /// Waits for the first rotation to appear, then until `done` holds for it, calling
@@ -202,7 +211,7 @@ impl Stack {
             if std::time::Instant::now() > deadline {
                 anyhow::bail!("the rotation did not get there within {timeout:?}; serve's log: {}", self.serve.log_path().display());
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 }
