@@ -6,6 +6,7 @@
 mod support;
 
 use keyrelay::core::Phase;
+use keyrelay::twin::stack::Behaviour;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -13,7 +14,7 @@ async fn a_near_expiry_event_rotates_with_zero_failed_requests_and_the_old_key_s
     let e = support::stack::start(|_| {}).await;
     let s = &e.stack;
     let old = s.fleet.consumers[0].key();
-    assert!(s.host.deliver_event(&s.near_expiry_event()).await, "the handler refused the event");
+    s.near_expiry().await.unwrap();
     let done = e.settle(Duration::from_secs(60)).await;
     assert_eq!(done.phase, Phase::Completed, "{:#?}\n{}", done.timeline, e.serve_log());
     // A little more traffic on the new key after the old one is gone.
@@ -69,7 +70,7 @@ async fn everything_written(e: &support::stack::E2e) -> Vec<(String, String)> {
 async fn at_trace_level_no_key_value_appears_in_logs_state_messages_or_evidence() {
     let e = support::stack::start(|o| o.log_level = "trace".into()).await;
     let s = &e.stack;
-    assert!(s.host.deliver_event(&s.near_expiry_event()).await);
+    s.near_expiry().await.unwrap();
     let done = e.settle(Duration::from_secs(60)).await;
     assert_eq!(done.phase, Phase::Completed, "{:#?}", done.timeline);
     let keys: Vec<String> = s.keys_seen.lock().unwrap().iter().map(|k| k.expose().to_string()).collect();
@@ -103,18 +104,11 @@ fn regenerated(s: &keyrelay::twin::stack::Stack) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_that_never_reloads_stalls_the_rotation_keeps_working_and_rollback_brings_everyone_back() {
-    use keyrelay::twin::stack::Behaviour;
     // consumer-1 is in wave 1 and runs no agent: it never reloads and never acks.
-    let e = support::stack::start(|o| {
-        o.behaviours.insert(0, Behaviour::NeverReloads);
-        o.ack_deadline = "2s".into();
-    })
-    .await;
+    let e = support::stack::start_with(0, Behaviour::NeverReloads).await;
     let s = &e.stack;
     let old = s.fleet.consumers[0].key();
-    assert!(s.host.deliver_event(&s.near_expiry_event()).await);
-    let stalled = e.settle(Duration::from_secs(60)).await;
-    assert!(stalled.is_stalled(), "{:?}\n{:#?}", stalled.phase, stalled.timeline);
+    let stalled = e.rotate_until_stalled().await;
     let why = stalled.stall.as_ref().unwrap().reason.clone();
     assert!(why.contains("consumer-1"), "the stall does not name the silent consumer: {why}");
     // Only the standby slot was regenerated: the key the silent consumer holds still works.
@@ -143,17 +137,10 @@ async fn a_consumer_that_never_reloads_stalls_the_rotation_keeps_working_and_rol
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ack_with_a_wrong_proof_is_rejected_and_the_rotation_stalls_saying_why() {
-    use keyrelay::twin::stack::Behaviour;
-    let e = support::stack::start(|o| {
-        o.behaviours.insert(1, Behaviour::WrongProof);
-        o.ack_deadline = "2s".into();
-    })
-    .await;
+    let e = support::stack::start_with(1, Behaviour::WrongProof).await;
     let s = &e.stack;
     let old = s.fleet.consumers[1].key();
-    assert!(s.host.deliver_event(&s.near_expiry_event()).await);
-    let stalled = e.settle(Duration::from_secs(60)).await;
-    assert!(stalled.is_stalled(), "{:?}\n{:#?}", stalled.phase, stalled.timeline);
+    let stalled = e.rotate_until_stalled().await;
     let consumer = stalled.consumers.iter().find(|(id, _)| id.as_str() == "consumer-2").unwrap().1;
     let record = format!("{:?}", consumer.ack);
     assert!(record.contains("Rejected") && record.contains("does not verify"), "{record}");
@@ -199,7 +186,7 @@ async fn throttling_bursts_and_a_long_running_regenerate_still_complete_with_zer
         f.lro_duration = Duration::from_secs(2);
         f.lro_retry_after = 1;
     });
-    assert!(s.host.deliver_event(&s.near_expiry_event()).await);
+    s.near_expiry().await.unwrap();
     let done = e.settle(Duration::from_secs(90)).await;
     assert_eq!(done.phase, Phase::Completed, "{:#?}\n{}", done.timeline, e.serve_log());
     let seen = s.arm.seen();

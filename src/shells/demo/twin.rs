@@ -97,7 +97,7 @@ pub async fn run_twin(demo: &TwinDemo, out: &mut (impl Write + Send)) -> anyhow:
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     progress.line(out, "Key Vault: Microsoft.KeyVault.SecretNearExpiry for orders-cache-key -> Event Grid -> keyrelay");
-    anyhow::ensure!(stack.host.deliver_event(&stack.near_expiry_event()).await, "keyrelay serve refused the Event Grid event; its log: {}", stack.serve.log_path().display());
+    stack.near_expiry().await?;
 
     let rotation = follow(&stack, opts.refuse_reload, &mut progress, out).await?;
     // Traffic keeps running a moment on the final key, then stops.
