@@ -81,7 +81,7 @@ impl Consumer {
             (held.0.clone(), held.1.clone())
         };
         let mut conn = match conn {
-            Some(c) if n % RECONNECT_EVERY != 0 => c,
+            Some(c) if !n.is_multiple_of(RECONNECT_EVERY) => c,
             _ => match self.endpoint.connect(REDIS_USER, &key).await {
                 Ok(c) => {
                     let mut held = self.held.lock().unwrap();
