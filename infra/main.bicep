@@ -79,7 +79,7 @@ param expiryLead string = '7d'
 @description('tracing filter of the handler (KEYRELAY_LOG).')
 param logFilter string = 'info'
 
-@description('Managed credentials: [{ name, kind, resourceId, secretName }]. kind is the ARM resource type (a key of providerActions in modules/rotator-role.bicep).')
+@description('Managed credentials: [{ name, kind, resourceId, secretName }]. kind is the provider kind of policy.toml (a key of providerActions in modules/rotator-role.bicep).')
 param credentials array = []
 
 @description('Consumers: [{ id, principalId, secrets: [secretName, ...] }]. id names its steps subscription.')
@@ -250,7 +250,6 @@ module rotatorAccess 'modules/rotator-assignment.bicep' = [for credential in cre
   scope: resourceGroup(split(credential.resourceId, '/')[2], split(credential.resourceId, '/')[4])
   params: {
     resourceId: credential.resourceId
-    kind: credential.kind
     principalId: functionApp.outputs.principalId
     roleDefinitionId: rotatorRole.outputs.roleDefinitionId
   }

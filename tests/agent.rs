@@ -2,7 +2,6 @@
 //! filtering and de-duplication, settlement, every reload hook and probe kind, acks with a
 //! proof keyrelay can verify, heartbeats, configuration errors, and no key in the logs.
 
-#[path = "support/agent.rs"]
 mod support;
 
 use keyrelay::adapters::azure::http::HttpOptions;
@@ -16,7 +15,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use support::{step, MemoryAcks, MemorySteps};
+use support::agent::{step, MemoryAcks, MemorySteps};
 
 struct World {
     secrets: Arc<MemorySecrets>,
@@ -409,50 +408,27 @@ async fn no_key_appears_in_the_logs_at_any_level() {
     let _ = &w.secrets;
 }
 
-/// A fixed bearer token, standing in for the managed identity.
-#[derive(Debug)]
-struct FixedToken;
-
-#[async_trait::async_trait]
-impl azure_core::credentials::TokenCredential for FixedToken {
-    async fn get_token(
-        &self,
-        scopes: &[&str],
-        _: Option<azure_core::credentials::TokenRequestOptions<'_>>,
-    ) -> azure_core::Result<azure_core::credentials::AccessToken> {
-        assert_eq!(scopes, [format!("{}/.default", ARM_HOST_URL.lock().unwrap()).as_str()]);
-        Ok(azure_core::credentials::AccessToken::new("arm-token", time::OffsetDateTime::now_utc() + time::Duration::hours(1)))
-    }
-}
-
-static ARM_HOST_URL: Mutex<String> = Mutex::new(String::new());
-
 /// The App Service hook calls Resource Manager over TLS, reached the way production reaches
 /// Azure in tests: the twin's CA as an extra root and `management.azure.com` resolved locally.
 #[tokio::test]
 async fn app_service_hook_refreshes_key_vault_references_through_resource_manager() {
     use axum::extract::{Path as AxPath, Query};
     use axum::http::HeaderMap;
-    let calls: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
+    let calls: Arc<Mutex<Vec<(String, String, Option<String>)>>> = Arc::default();
     let c = calls.clone();
     let app = axum::Router::new().route(
         "/{*path}",
         axum::routing::post(move |AxPath(path): AxPath<String>, Query(q): Query<std::collections::HashMap<String, String>>, headers: HeaderMap| async move {
-            let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-            c.lock().unwrap().push((path, q.get("api-version").cloned().unwrap_or_default(), auth));
+            let audience = keyrelay::twin::IdentityTwin::audience_of(&headers);
+            c.lock().unwrap().push((path, q.get("api-version").cloned().unwrap_or_default(), audience));
             axum::http::StatusCode::OK
         }),
     );
-    let ca = keyrelay::twin::TestCa::generate().unwrap();
-    let server = keyrelay::twin::server::serve_tls(app, &ca).await.unwrap();
-    let options = HttpOptions {
-        extra_roots_pem: vec![ca.ca_pem.clone()],
-        resolve: vec![("management.azure.com".into(), server.addr)],
-        ..HttpOptions::default()
-    };
+    let shared = support::twin::shared();
+    let server = keyrelay::twin::server::serve_tls(app, &shared.ca).await.unwrap();
+    let options = shared.http_options(&[("management.azure.com".into(), server.addr)]);
     let arm_endpoint = format!("https://management.azure.com:{}", server.port());
-    *ARM_HOST_URL.lock().unwrap() = arm_endpoint.clone();
-    let context = HookContext { http: options.client().unwrap(), arm: Some(Arc::new(FixedToken)), arm_endpoint };
+    let context = HookContext { http: options.client().unwrap(), arm: Some(shared.credential()), arm_endpoint: arm_endpoint.clone() };
     let site = "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Web/sites/orders-api";
     let hook: keyrelay::shells::agent::config::HookConfig = toml::from_str(&format!("kind = \"app-service-references\"\nresource_id = \"{site}\"\n")).unwrap();
     let done = keyrelay::shells::agent::reload::run_hook(&hook, &SecretValue::new("k"), &context).await.unwrap();
@@ -461,7 +437,7 @@ async fn app_service_hook_refreshes_key_vault_references_through_resource_manage
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].0, format!("{}/config/configreferences/appsettings/refresh", site.trim_start_matches('/')));
     assert_eq!(seen[0].1, "2022-03-01");
-    assert_eq!(seen[0].2, "Bearer arm-token");
+    assert_eq!(seen[0].2.as_deref(), Some(arm_endpoint.as_str()), "a managed-identity token for Resource Manager");
 
     let without_token = HookContext { arm: None, ..context };
     let err = keyrelay::shells::agent::reload::run_hook(&hook, &SecretValue::new("k"), &without_token).await.unwrap_err();
@@ -520,4 +496,21 @@ fn the_agent_command_stops_on_a_wrong_configuration_with_where_and_why() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&format!("{}:9:", path.display())), "{stderr}");
     assert!(stderr.contains("credential orders-cache: reload hook") && stderr.contains("SIGFOO"), "{stderr}");
+}
+
+/// Each probe try is bounded by its timeout; a TCP probe to a listening port passes.
+#[tokio::test]
+async fn probes_time_out_and_a_listening_port_passes_the_tcp_probe() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let w = world(&format!(
+        "{FILE_HOOK}[[credential.probe]]\nkind = \"tcp\"\naddress = \"127.0.0.1:{port}\"\n\
+         [[credential.probe]]\nkind = \"command\"\ncommand = [\"sleep\", \"5\"]\ntimeout = \"1s\"\nretries = 0\n"
+    ));
+    let started = std::time::Instant::now();
+    w.steps.push_step(&step("web", "orders-cache", &w.id, 1));
+    let Some(Processed::Acked { healthy: false, detail, .. }) = w.agent.process_one().await.unwrap() else { panic!() };
+    assert!(started.elapsed() < std::time::Duration::from_secs(4), "the timeout did not bound the probe");
+    assert!(detail.contains(&format!("tcp connect to 127.0.0.1:{port} ok")), "{detail}");
+    assert!(detail.contains("command probe sleep failed after 1 try: no answer within 1s"), "{detail}");
 }

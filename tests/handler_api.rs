@@ -2,12 +2,11 @@
 //! answers only documented status codes, and its JSON bodies validate against the documented
 //! schemas. Plus the operator flows and input validation.
 
-#[path = "support/handler.rs"]
 mod support;
 
 use axum::http::StatusCode;
 use serde_json::{json, Value};
-use support::*;
+use support::handler::*;
 
 fn openapi() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/keyrelay-api.json");

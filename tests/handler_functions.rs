@@ -1,7 +1,6 @@
 //! Every function through the real axum router, with the fixture payloads and their
 //! variations, on the real driver and the memory adapters.
 
-#[path = "support/handler.rs"]
 mod support;
 
 use axum::http::StatusCode;
@@ -12,7 +11,7 @@ use keyrelay::shells::handler::Command;
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use support::*;
+use support::handler::*;
 
 #[tokio::test]
 async fn readiness_probe_and_unknown_functions() {

@@ -2,12 +2,16 @@
 //! its function is served with the trigger binding the handler reads; every setting the code
 //! reads is documented and in local.settings.sample.json; the package has the host's layout.
 
+#[path = "support/child.rs"]
+mod child;
+
 use keyrelay::shells::cli::package::{executable_name, function_defs, package, PackageOptions};
 use keyrelay::shells::handler::FUNCTIONS;
 use keyrelay::shells::settings::SETTINGS;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::Read;
+use child::Server;
 use std::path::Path;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -141,7 +145,7 @@ fn serve_checks_settings_and_policy_then_serves_the_host() {
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("FUNCTIONS_CUSTOMHANDLER_PORT") && help.contains("host.json"), "{help}");
 
-    // The example policy without its Redis Cloud credential (this build's providers are ARM's).
+    // The example policy up to its Redis Cloud credential (the full example: tests/serve_wiring.rs).
     let dir = tempfile::tempdir().unwrap();
     let example = std::fs::read_to_string(format!("{ROOT}/examples/policy.toml")).unwrap();
     let cut = example[..example.find("provider = \"redis-cloud\"").unwrap()].rfind("[[credential]]").unwrap();
@@ -169,9 +173,10 @@ fn serve_checks_settings_and_policy_then_serves_the_host() {
     std::fs::write(&bad, "[[credential]]\nname = \"x y\"\n").unwrap();
     let err = run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("KEYRELAY_SERVICEBUS_NAMESPACE", "contoso-rotation.servicebus.windows.net"), ("KEYRELAY_POLICY", bad.to_str().unwrap())]);
     assert!(err.contains("bad.toml") && err.contains(":2"), "{err}");
-    let example_path = format!("{ROOT}/examples/policy.toml");
-    let err = run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("KEYRELAY_SERVICEBUS_NAMESPACE", "contoso-rotation.servicebus.windows.net"), ("KEYRELAY_POLICY", &example_path)]);
-    assert!(err.contains("redis-cloud"), "{err}");
+    let unknown = dir.path().join("unknown-kind.toml");
+    std::fs::write(&unknown, example.replace("provider = \"redis-cloud\"", "provider = \"memcached\"")).unwrap();
+    let err = run(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0"), ("KEYRELAY_SERVICEBUS_NAMESPACE", "contoso-rotation.servicebus.windows.net"), ("KEYRELAY_POLICY", unknown.to_str().unwrap())]);
+    assert!(err.contains("memcached") && err.contains("redis-cloud"), "{err}");
     // With everything in place it starts: the real binary on a random port, probed and
     // invoked as the host does (only invocations that need no Azure endpoint).
     let state = dir.path().join("state/keyrelay.db");
@@ -219,16 +224,6 @@ fn serve_checks_settings_and_policy_then_serves_the_host() {
     });
     assert!(state.exists(), "the SQLite state store was created");
     drop(child);
-}
-
-/// Kills the spawned server when the test ends, pass or fail.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

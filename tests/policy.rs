@@ -2,14 +2,17 @@
 //! refused with the file, the line and the field.
 
 use chrono::{DateTime, Duration, Utc};
+use keyrelay::adapters::azure::providers::{ResourceId, KINDS};
 use keyrelay::domain::{CredentialName, Slot};
-use keyrelay::policy::{AlertTarget, Policy, PolicyError, ProviderTarget};
+use keyrelay::policy::{AlertTarget, Policy, PolicyError, ProviderTarget, RedisPolicy, REDIS_KINDS};
 use std::path::Path;
 
-const KINDS: &[&str] = &[
-    "redis", "redis-enterprise", "storage", "cosmos", "cosmos-readonly", "servicebus-rule", "eventhubs-rule",
-    "cognitive-services", "search-admin", "signalr", "webpubsub", "maps", "redis-cloud", "redis-selfhosted",
-];
+/// The kinds a binary knows: the ARM kind table's, and the Redis ones.
+fn kinds() -> Vec<&'static str> {
+    let mut kinds: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+    kinds.extend(REDIS_KINDS);
+    kinds
+}
 
 const ONE: &str = r#"[defaults]
 validity = "90d"
@@ -53,8 +56,8 @@ fn line_of(text: &str, needle: &str) -> usize {
 fn the_documented_example_loads_and_maps_to_plans() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/policy.toml");
     let policy = Policy::load(&path).unwrap();
-    policy.check_kinds(KINDS).unwrap();
-    assert_eq!(policy.credentials.len(), 4);
+    policy.check_kinds(&kinds()).unwrap();
+    assert_eq!(policy.credentials.len(), 6);
 
     let cache = CredentialName::parse("orders-cache").unwrap();
     let plan = policy.plan_for(&cache).unwrap();
@@ -80,6 +83,27 @@ fn the_documented_example_loads_and_maps_to_plans() {
     let cloud = policy.credential(&CredentialName::parse("sessions-redis-cloud").unwrap()).unwrap();
     assert!(matches!(&cloud.target, ProviderTarget::Address(a) if a.starts_with("https://api.redislabs.com/")));
     assert!(matches!(cloud.alert, Some(AlertTarget::Email(_))));
+    match cloud.redis.as_ref().unwrap() {
+        RedisPolicy::Cloud { api_base, subscription_id, database_id, essentials, users, api_keys, staging, .. } => {
+            assert_eq!((api_base.as_str(), *subscription_id, *database_id, *essentials), ("https://api.redislabs.com/v1", 123456, 7890, false));
+            assert_eq!(users, &["sessions-a".to_string(), "sessions-b".to_string()]);
+            assert_eq!((api_keys.vault.as_str(), api_keys.name.as_str()), ("kv-shop.vault.azure.net", "rediscloud-api-keys"));
+            assert_eq!(staging, &None);
+        }
+        other => panic!("{other:?}"),
+    }
+    let carts = policy.credential(&CredentialName::parse("carts-redis").unwrap()).unwrap();
+    match carts.redis.as_ref().unwrap() {
+        RedisPolicy::SelfHosted { host, port, tls, user, admin_secret, ca_file, .. } => {
+            assert_eq!((host.as_str(), *port, *tls, user.as_str()), ("redis.shop.internal", 6380, true, "carts"));
+            assert_eq!(admin_secret.name, "carts-redis-admin");
+            assert!(ca_file.is_none());
+        }
+        other => panic!("{other:?}"),
+    }
+    let api = policy.credential(&CredentialName::parse("rediscloud-api").unwrap()).unwrap();
+    assert!(matches!(api.redis.as_ref().unwrap(), RedisPolicy::CloudApiKey { api_base, incoming: Some(i) } if api_base == "https://api.redislabs.com/v1" && i.name == "rediscloud-api-keys-incoming"));
+    assert!(storage.redis.is_none(), "ARM kinds have no Redis settings");
     assert!(matches!(
         policy.credential(&CredentialName::parse("catalog-readonly").unwrap()).unwrap().alert,
         Some(AlertTarget::ActionGroup(_))
@@ -163,7 +187,7 @@ fn provider_kinds_are_kebab_case_and_must_be_known() {
 
     let text = ONE.replace("provider = \"redis\"", "provider = \"memcached\"");
     let policy = Policy::parse(&text, "ops/policy.toml").unwrap();
-    let e = policy.check_kinds(KINDS).unwrap_err();
+    let e = policy.check_kinds(&kinds()).unwrap_err();
     assert_points(&e, line_of(&text, "provider ="), "credential.provider", "unknown provider kind \"memcached\"");
     assert!(e.to_string().contains("redis-cloud"), "lists the known kinds: {e}");
 }
@@ -221,4 +245,115 @@ fn an_unreadable_file_is_named() {
     assert_eq!(e.file, "/nonexistent/keyrelay/policy.toml");
     assert!(e.to_string().starts_with("/nonexistent/keyrelay/policy.toml: "), "{e}");
     assert!(e.to_string().contains("cannot read"), "{e}");
+}
+
+#[test]
+fn toml_syntax_errors_are_located_too() {
+    let text = ONE.replace("validity = \"90d\"", "validity = 90d");
+    let e = refused(&text);
+    assert_points(&e, 2, "defaults.validity", "");
+    let text = ONE.replace("[[credential.consumer]]", "[[credential.consumer]\n");
+    let e = refused(&text);
+    assert_eq!(e.at.map(|a| a.line), Some(line_of(&text, "[[credential.consumer]")), "{e}");
+}
+
+#[test]
+fn resource_ids_are_checked_against_their_kind_at_their_line() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/policy.toml");
+    let arm_check = |c: &keyrelay::policy::CredentialPolicy| match (&c.target, KINDS.iter().find(|k| k.name == c.provider.as_str())) {
+        (ProviderTarget::Resource(id), Some(kind)) => ResourceId::for_kind(id, kind).map(|_| ()),
+        _ => Ok(()),
+    };
+    Policy::load(&path).unwrap().check_targets(arm_check).unwrap();
+    let text = ONE.replace("provider = \"redis\"", "provider = \"storage\"");
+    let e = Policy::parse(&text, "ops/policy.toml").unwrap().check_targets(arm_check).unwrap_err();
+    assert_points(&e, line_of(&text, "resource ="), "credential.resource", "credential \"cache\"");
+}
+
+const SELF_HOSTED: &str = r#"[defaults]
+validity = "90d"
+
+[[credential]]
+name = "carts"
+provider = "redis-selfhosted"
+address = "redis://10.0.0.4:6379"
+user = "carts"
+admin_secret = "carts-admin"
+vault = "kv.vault.azure.net"
+secret = "carts-key"
+
+[[credential.consumer]]
+id = "web"
+"#;
+
+const CLOUD: &str = r#"[defaults]
+validity = "90d"
+
+[[credential]]
+name = "sessions"
+provider = "redis-cloud"
+address = "https://api.redislabs.com/v1/fixed/subscriptions/1/databases/2"
+users = ["app-a", "app-b"]
+api_keys_secret = "rc-api"
+staging_secret = "sessions-staged"
+vault = "kv.vault.azure.net"
+secret = "sessions-key"
+
+[[credential.consumer]]
+id = "web"
+"#;
+
+#[test]
+fn redis_credentials_parse_their_provider_settings() {
+    let policy = Policy::parse(SELF_HOSTED, "ops/policy.toml").unwrap();
+    policy.check_kinds(&kinds()).unwrap();
+    match policy.credentials[0].redis.as_ref().unwrap() {
+        RedisPolicy::SelfHosted { host, port, tls, user, admin_secret, staging, .. } => {
+            assert_eq!((host.as_str(), *port, *tls, user.as_str()), ("10.0.0.4", 6379, false, "carts"));
+            assert_eq!((admin_secret.vault.as_str(), admin_secret.name.as_str()), ("kv.vault.azure.net", "carts-admin"));
+            assert_eq!(staging, &None);
+        }
+        other => panic!("{other:?}"),
+    }
+    let policy = Policy::parse(CLOUD, "ops/policy.toml").unwrap();
+    match policy.credentials[0].redis.as_ref().unwrap() {
+        RedisPolicy::Cloud { essentials, subscription_id, database_id, staging, .. } => {
+            assert!(*essentials, "/fixed/ is an Essentials plan");
+            assert_eq!((*subscription_id, *database_id), (1, 2));
+            assert_eq!(staging.as_ref().map(|s| s.name.as_str()), Some("sessions-staged"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn redis_credentials_missing_a_field_are_refused_at_their_provider_line() {
+    for (text, drop, field) in [
+        (SELF_HOSTED, "user = \"carts\"\n", "credential.user"),
+        (SELF_HOSTED, "admin_secret = \"carts-admin\"\n", "credential.admin_secret"),
+        (CLOUD, "users = [\"app-a\", \"app-b\"]\n", "credential.users"),
+        (CLOUD, "api_keys_secret = \"rc-api\"\n", "credential.api_keys_secret"),
+    ] {
+        let text = text.replace(drop, "");
+        assert_points(&refused(&text), line_of(&text, "provider ="), field, "missing");
+    }
+}
+
+#[test]
+fn redis_fields_are_checked_where_they_are_written() {
+    let text = SELF_HOSTED.replace("redis://10.0.0.4:6379", "https://10.0.0.4");
+    assert_points(&refused(&text), line_of(&text, "address ="), "credential.address", "rediss://");
+    let text = SELF_HOSTED.replace("address = \"redis://10.0.0.4:6379\"", "resource = \"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Cache/redis/c\"");
+    assert_points(&refused(&text), line_of(&text, "resource ="), "credential.address", "outside Resource Manager");
+    let text = SELF_HOSTED.replace("admin_secret = \"carts-admin\"", "admin_secret = \"carts admin\"");
+    assert_points(&refused(&text), line_of(&text, "admin_secret ="), "credential.admin_secret", "not a Key Vault secret name");
+    let text = CLOUD.replace("[\"app-a\", \"app-b\"]", "[\"app-a\", \"app-a\"]");
+    assert_points(&refused(&text), line_of(&text, "users ="), "credential.users", "two different");
+    let text = CLOUD.replace("databases/2", "databases");
+    assert_points(&refused(&text), line_of(&text, "address ="), "credential.address", "/databases/{id}");
+    // A Redis field on another kind is a mistake, not silently ignored.
+    let text = ONE.replace("secret = \"cache-key\"", "secret = \"cache-key\"\nuser = \"app\"");
+    assert_points(&refused(&text), line_of(&text, "user ="), "credential.user", "only for provider redis-selfhosted");
+    let text = CLOUD.replace("users = ", "user = \"x\"\nusers = ");
+    assert_points(&refused(&text), line_of(&text, "user ="), "credential.user", "not \"redis-cloud\"");
 }

@@ -14,7 +14,15 @@ cargo build --release --locked --bin keyrelay
 
 rm -rf "$out_dir"
 mkdir -p "$app_dir"
-./target/release/keyrelay package --out "$zip_path"
+# The policy to ship as policy.toml beside host.json (KEYRELAY_POLICY's default): the azd
+# environment's POLICY_FILE, else ./policy.toml if there is one.
+policy="${POLICY_FILE:-policy.toml}"
+if [ -f "$policy" ]; then
+  ./target/release/keyrelay package --binary ./target/release/keyrelay --policy "$policy" --out "$zip_path"
+else
+  echo "package.sh: no policy file ($policy); the app starts with no credentials to rotate" >&2
+  ./target/release/keyrelay package --binary ./target/release/keyrelay --out "$zip_path"
+fi
 
 if command -v unzip >/dev/null 2>&1; then
   unzip -q "$zip_path" -d "$app_dir"

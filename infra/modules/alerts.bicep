@@ -23,9 +23,10 @@ param serviceBusId string
 @description('Event Grid system topic resource id.')
 param eventGridTopicId string
 
-// The handler logs this marker (with the rotation id, credential and reason) when a rotation
-// enters Stalled, and the sweeper repeats it while the rotation stays there.
-var stalledMarker = 'keyrelay.rotation.stalled'
+// The driver logs this message (target keyrelay::alert, with the rotation id, credential and
+// reason) when a rotation stalls; the custom handler's output reaches Application Insights as
+// traces. tests/infra_consistency.rs checks that src/ still logs exactly this text.
+var stalledMarker = 'rotation stalled; an operator must retry, roll back or force'
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmail)) {
   name: 'ag-${name}'
@@ -66,7 +67,7 @@ resource stalledRotations 'Microsoft.Insights/scheduledQueryRules@2023-03-15-pre
     criteria: {
       allOf: [
         {
-          query: 'traces | where message has "${stalledMarker}"'
+          query: 'traces | where message contains "${stalledMarker}"'
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0

@@ -89,6 +89,8 @@ var keyrelaySettings = {
   KEYRELAY_CREDENTIAL: 'managed-identity'
   KEYRELAY_CLIENT_ID: ''
   KEYRELAY_CLOUD: contains(cloudNames, environment().name) ? cloudNames[environment().name] : 'public'
+  // Blank: the endpoint of KEYRELAY_CLOUD (set this only for Azure Stack Hub).
+  KEYRELAY_ARM_ENDPOINT: ''
   KEYRELAY_LOG: logFilter
 }
 

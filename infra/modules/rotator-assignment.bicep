@@ -1,13 +1,16 @@
 // Assigns the keyrelay custom role on one managed resource (deployed into that resource's
 // resource group). Bicep needs a typed resource reference as a role assignment's scope, so each
-// supported kind has its own `existing` reference and assignment, enabled by `kind`; exactly one
-// pair is active. The kinds are the keys of `providerActions` in rotator-role.bicep.
+// supported ARM resource type has its own `existing` reference and assignment, enabled by the
+// type read from the resource id; exactly one pair is active. The types are those the kinds of
+// providerActions (rotator-role.bicep) accept; tests/infra_consistency.rs checks that every one
+// of them has its pair here.
+//
+// Service Bus and Event Hubs rules keep the key-auth switch on their namespace, so for them the
+// namespace also gets the built-in Reader role: it reads the namespace's properties, never a
+// key (listKeys is an action, not a read), and the custom role stays on the rule alone.
 
 @description('Resource id of the managed resource.')
 param resourceId string
-
-@description('ARM resource type of the managed resource (a key of providerActions).')
-param kind string
 
 @description('Object id of keyrelay\'s identity.')
 param principalId string
@@ -15,16 +18,20 @@ param principalId string
 @description('Resource id of the keyrelay custom role.')
 param roleDefinitionId string
 
-// /subscriptions/{s}/resourceGroups/{g}/providers/{ns}/{type}/{name}[/{childType}/{childName}]
+// /subscriptions/{s}/resourceGroups/{g}/providers/{ns}/{type}/{name}[/{type}/{name}[/{type}/{name}]]
 var segments = split(resourceId, '/')
-var resourceName = length(segments) > 9 ? '${segments[8]}/${segments[10]}' : segments[8]
+var depth = (length(segments) - 7) / 2
+var resourceType = toLower(depth == 1 ? '${segments[6]}/${segments[7]}' : depth == 2 ? '${segments[6]}/${segments[7]}/${segments[9]}' : '${segments[6]}/${segments[7]}/${segments[9]}/${segments[11]}')
+var resourceName = depth == 1 ? segments[8] : depth == 2 ? '${segments[8]}/${segments[10]}' : '${segments[8]}/${segments[10]}/${segments[12]}'
 var assignmentName = guid(resourceId, principalId, roleDefinitionId)
+var onNamespaceRule = startsWith(resourceType, 'microsoft.servicebus/namespaces/') || startsWith(resourceType, 'microsoft.eventhub/namespaces/')
+var readerRole = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
 
-resource redis 'Microsoft.Cache/redis@2024-11-01' existing = if (kind == 'Microsoft.Cache/redis') {
+resource redis 'Microsoft.Cache/redis@2024-11-01' existing = if (resourceType == 'microsoft.cache/redis') {
   name: resourceName
 }
 
-resource redisAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (kind == 'Microsoft.Cache/redis') {
+resource redisAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (resourceType == 'microsoft.cache/redis') {
   name: assignmentName
   scope: redis
   properties: {
@@ -34,11 +41,11 @@ resource redisAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (
   }
 }
 
-resource redisEnterpriseDatabase 'Microsoft.Cache/redisEnterprise/databases@2025-04-01' existing = if (kind == 'Microsoft.Cache/redisEnterprise/databases') {
+resource redisEnterpriseDatabase 'Microsoft.Cache/redisEnterprise/databases@2025-04-01' existing = if (resourceType == 'microsoft.cache/redisenterprise/databases') {
   name: resourceName
 }
 
-resource redisEnterpriseDatabaseAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (kind == 'Microsoft.Cache/redisEnterprise/databases') {
+resource redisEnterpriseDatabaseAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (resourceType == 'microsoft.cache/redisenterprise/databases') {
   name: assignmentName
   scope: redisEnterpriseDatabase
   properties: {
@@ -48,11 +55,11 @@ resource redisEnterpriseDatabaseAccess 'Microsoft.Authorization/roleAssignments@
   }
 }
 
-resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = if (kind == 'Microsoft.Storage/storageAccounts') {
+resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = if (resourceType == 'microsoft.storage/storageaccounts') {
   name: resourceName
 }
 
-resource storageAccountAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (kind == 'Microsoft.Storage/storageAccounts') {
+resource storageAccountAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (resourceType == 'microsoft.storage/storageaccounts') {
   name: assignmentName
   scope: storageAccount
   properties: {
@@ -62,11 +69,11 @@ resource storageAccountAccess 'Microsoft.Authorization/roleAssignments@2022-04-0
   }
 }
 
-resource cosmosAccount 'Microsoft.DocumentDB/databaseAccounts@2024-11-15' existing = if (kind == 'Microsoft.DocumentDB/databaseAccounts') {
+resource cosmosAccount 'Microsoft.DocumentDB/databaseAccounts@2024-11-15' existing = if (resourceType == 'microsoft.documentdb/databaseaccounts') {
   name: resourceName
 }
 
-resource cosmosAccountAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (kind == 'Microsoft.DocumentDB/databaseAccounts') {
+resource cosmosAccountAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (resourceType == 'microsoft.documentdb/databaseaccounts') {
   name: assignmentName
   scope: cosmosAccount
   properties: {
@@ -76,11 +83,11 @@ resource cosmosAccountAccess 'Microsoft.Authorization/roleAssignments@2022-04-01
   }
 }
 
-resource serviceBusRule 'Microsoft.ServiceBus/namespaces/AuthorizationRules@2024-01-01' existing = if (kind == 'Microsoft.ServiceBus/namespaces/AuthorizationRules') {
+resource serviceBusRule 'Microsoft.ServiceBus/namespaces/AuthorizationRules@2024-01-01' existing = if (resourceType == 'microsoft.servicebus/namespaces/authorizationrules') {
   name: resourceName
 }
 
-resource serviceBusRuleAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (kind == 'Microsoft.ServiceBus/namespaces/AuthorizationRules') {
+resource serviceBusRuleAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (resourceType == 'microsoft.servicebus/namespaces/authorizationrules') {
   name: assignmentName
   scope: serviceBusRule
   properties: {
@@ -90,11 +97,53 @@ resource serviceBusRuleAccess 'Microsoft.Authorization/roleAssignments@2022-04-0
   }
 }
 
-resource eventHubRule 'Microsoft.EventHub/namespaces/authorizationRules@2024-01-01' existing = if (kind == 'Microsoft.EventHub/namespaces/authorizationRules') {
+resource serviceBusQueueRule 'Microsoft.ServiceBus/namespaces/queues/authorizationRules@2024-01-01' existing = if (resourceType == 'microsoft.servicebus/namespaces/queues/authorizationrules') {
   name: resourceName
 }
 
-resource eventHubRuleAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (kind == 'Microsoft.EventHub/namespaces/authorizationRules') {
+resource serviceBusQueueRuleAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (resourceType == 'microsoft.servicebus/namespaces/queues/authorizationrules') {
+  name: assignmentName
+  scope: serviceBusQueueRule
+  properties: {
+    roleDefinitionId: roleDefinitionId
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource serviceBusTopicRule 'Microsoft.ServiceBus/namespaces/topics/authorizationRules@2024-01-01' existing = if (resourceType == 'microsoft.servicebus/namespaces/topics/authorizationrules') {
+  name: resourceName
+}
+
+resource serviceBusTopicRuleAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (resourceType == 'microsoft.servicebus/namespaces/topics/authorizationrules') {
+  name: assignmentName
+  scope: serviceBusTopicRule
+  properties: {
+    roleDefinitionId: roleDefinitionId
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource eventHubsRule 'Microsoft.EventHub/namespaces/authorizationRules@2024-01-01' existing = if (resourceType == 'microsoft.eventhub/namespaces/authorizationrules') {
+  name: resourceName
+}
+
+resource eventHubsRuleAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (resourceType == 'microsoft.eventhub/namespaces/authorizationrules') {
+  name: assignmentName
+  scope: eventHubsRule
+  properties: {
+    roleDefinitionId: roleDefinitionId
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource eventHubRule 'Microsoft.EventHub/namespaces/eventhubs/authorizationRules@2024-01-01' existing = if (resourceType == 'microsoft.eventhub/namespaces/eventhubs/authorizationrules') {
+  name: resourceName
+}
+
+resource eventHubRuleAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (resourceType == 'microsoft.eventhub/namespaces/eventhubs/authorizationrules') {
   name: assignmentName
   scope: eventHubRule
   properties: {
@@ -104,11 +153,11 @@ resource eventHubRuleAccess 'Microsoft.Authorization/roleAssignments@2022-04-01'
   }
 }
 
-resource cognitiveAccount 'Microsoft.CognitiveServices/accounts@2024-10-01' existing = if (kind == 'Microsoft.CognitiveServices/accounts') {
+resource cognitiveAccount 'Microsoft.CognitiveServices/accounts@2024-10-01' existing = if (resourceType == 'microsoft.cognitiveservices/accounts') {
   name: resourceName
 }
 
-resource cognitiveAccountAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (kind == 'Microsoft.CognitiveServices/accounts') {
+resource cognitiveAccountAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (resourceType == 'microsoft.cognitiveservices/accounts') {
   name: assignmentName
   scope: cognitiveAccount
   properties: {
@@ -118,11 +167,11 @@ resource cognitiveAccountAccess 'Microsoft.Authorization/roleAssignments@2022-04
   }
 }
 
-resource searchService 'Microsoft.Search/searchServices@2023-11-01' existing = if (kind == 'Microsoft.Search/searchServices') {
+resource searchService 'Microsoft.Search/searchServices@2023-11-01' existing = if (resourceType == 'microsoft.search/searchservices') {
   name: resourceName
 }
 
-resource searchServiceAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (kind == 'Microsoft.Search/searchServices') {
+resource searchServiceAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (resourceType == 'microsoft.search/searchservices') {
   name: assignmentName
   scope: searchService
   properties: {
@@ -132,11 +181,11 @@ resource searchServiceAccess 'Microsoft.Authorization/roleAssignments@2022-04-01
   }
 }
 
-resource signalR 'Microsoft.SignalRService/signalR@2024-03-01' existing = if (kind == 'Microsoft.SignalRService/signalR') {
+resource signalR 'Microsoft.SignalRService/signalR@2024-03-01' existing = if (resourceType == 'microsoft.signalrservice/signalr') {
   name: resourceName
 }
 
-resource signalRAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (kind == 'Microsoft.SignalRService/signalR') {
+resource signalRAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (resourceType == 'microsoft.signalrservice/signalr') {
   name: assignmentName
   scope: signalR
   properties: {
@@ -146,11 +195,11 @@ resource signalRAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if
   }
 }
 
-resource webPubSub 'Microsoft.SignalRService/webPubSub@2024-03-01' existing = if (kind == 'Microsoft.SignalRService/webPubSub') {
+resource webPubSub 'Microsoft.SignalRService/webPubSub@2024-03-01' existing = if (resourceType == 'microsoft.signalrservice/webpubsub') {
   name: resourceName
 }
 
-resource webPubSubAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (kind == 'Microsoft.SignalRService/webPubSub') {
+resource webPubSubAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (resourceType == 'microsoft.signalrservice/webpubsub') {
   name: assignmentName
   scope: webPubSub
   properties: {
@@ -160,15 +209,43 @@ resource webPubSubAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
   }
 }
 
-resource mapsAccount 'Microsoft.Maps/accounts@2023-06-01' existing = if (kind == 'Microsoft.Maps/accounts') {
+resource mapsAccount 'Microsoft.Maps/accounts@2023-06-01' existing = if (resourceType == 'microsoft.maps/accounts') {
   name: resourceName
 }
 
-resource mapsAccountAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (kind == 'Microsoft.Maps/accounts') {
+resource mapsAccountAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (resourceType == 'microsoft.maps/accounts') {
   name: assignmentName
   scope: mapsAccount
   properties: {
     roleDefinitionId: roleDefinitionId
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource serviceBusNamespace 'Microsoft.ServiceBus/namespaces@2024-01-01' existing = if (onNamespaceRule && startsWith(resourceType, 'microsoft.servicebus/')) {
+  name: segments[8]
+}
+
+resource serviceBusNamespaceReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (onNamespaceRule && startsWith(resourceType, 'microsoft.servicebus/')) {
+  name: guid(resourceId, principalId, readerRole)
+  scope: serviceBusNamespace
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', readerRole)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource eventHubsNamespace 'Microsoft.EventHub/namespaces@2024-01-01' existing = if (onNamespaceRule && startsWith(resourceType, 'microsoft.eventhub/')) {
+  name: segments[8]
+}
+
+resource eventHubsNamespaceReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (onNamespaceRule && startsWith(resourceType, 'microsoft.eventhub/')) {
+  name: guid(resourceId, principalId, readerRole)
+  scope: eventHubsNamespace
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', readerRole)
     principalId: principalId
     principalType: 'ServicePrincipal'
   }

@@ -11,8 +11,10 @@ mod kind;
 mod model;
 mod plan;
 mod raw;
+mod redis;
 
 pub use alert::AlertTarget;
 pub use error::{Location, PolicyError};
 pub use kind::ProviderKind;
+pub use redis::{RedisPolicy, REDIS_CLOUD, REDIS_CLOUD_API_KEY, REDIS_KINDS, REDIS_SELFHOSTED};
 pub use model::{ConsumerPolicy, CredentialPolicy, Policy, ProviderTarget, DEFAULT_ACK_DEADLINE};

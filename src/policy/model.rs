@@ -3,7 +3,7 @@
 //! the whole file at its first mistake — a half-understood policy must not start rotating.
 
 use super::raw::{RawConsumer, RawCredential, RawDefaults, RawPolicy, RawTiming};
-use super::{AlertTarget, Location, PolicyError, ProviderKind};
+use super::{AlertTarget, Location, PolicyError, ProviderKind, RedisPolicy};
 use crate::core::Timing;
 use crate::domain::{ConsumerId, CredentialName, HumanDuration, Slot, Wave};
 use crate::ports::SecretRef;
@@ -56,10 +56,14 @@ pub struct CredentialPolicy {
     /// The slot consumers use today, for a secret whose current version has no slot tag.
     pub initial_slot: Option<Slot>,
     pub alert: Option<AlertTarget>,
+    /// What a Redis provider kind needs besides the address; `None` for every other kind.
+    pub redis: Option<RedisPolicy>,
     pub consumers: Vec<ConsumerPolicy>,
-    /// Where the credential is declared (its `name`), and its `provider` line.
+    /// Where the credential is declared (its `name`), its `provider` and its
+    /// `resource`/`address` lines.
     pub declared_at: Location,
     pub provider_at: Location,
+    pub target_at: Location,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,18 +145,36 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// Lets a shell check each credential's resource or address against what its provider
+    /// kind expects (the ARM kind table knows each kind's resource type); a refusal is
+    /// reported at the `resource`/`address` line.
+    pub fn check_targets(&self, check: impl Fn(&CredentialPolicy) -> Result<(), String>) -> Result<(), PolicyError> {
+        for c in &self.credentials {
+            if let Err(why) = check(c) {
+                let field = match c.target {
+                    ProviderTarget::Resource(_) => "credential.resource",
+                    ProviderTarget::Address(_) => "credential.address",
+                };
+                return Err(PolicyError::new(&self.origin, Some(c.target_at), field, format!("credential {:?}: {why}", c.name.as_str())));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The file being checked, to turn spans into located errors.
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     file: &'a str,
     text: &'a str,
 }
 
 impl Ctx<'_> {
-    fn err(&self, span: std::ops::Range<usize>, field: &str, why: impl Into<String>) -> PolicyError {
+    pub(super) fn err(&self, span: std::ops::Range<usize>, field: &str, why: impl Into<String>) -> PolicyError {
         PolicyError::new(self.file, Some(Location::of(self.text, span.start)), field, why)
     }
 
-    fn at(&self, span: std::ops::Range<usize>) -> Location {
+    pub(super) fn at(&self, span: std::ops::Range<usize>) -> Location {
         Location::of(self.text, span.start)
     }
 
@@ -176,6 +198,7 @@ impl Ctx<'_> {
     fn credential(&self, raw: RawCredential, defaults: &RawDefaults) -> Result<CredentialPolicy, PolicyError> {
         let name_span = raw.name.span();
         let target = self.target(&raw)?;
+        let target_span = raw.resource.as_ref().or(raw.address.as_ref()).map_or(name_span.clone(), Spanned::span);
         let secret = SecretRef {
             vault: vault_host(raw.vault.get_ref()).map_err(|why| self.err(raw.vault.span(), "credential.vault", why))?,
             name: secret_name(raw.secret.get_ref()).map_err(|why| self.err(raw.secret.span(), "credential.secret", why))?,
@@ -209,11 +232,13 @@ impl Ctx<'_> {
         };
         let ack_default = defaults.ack_deadline.unwrap_or(DEFAULT_ACK_DEADLINE);
         let consumers = self.consumers(&raw.consumers, ack_default, name_span.clone())?;
+        let redis = self.redis(&raw, &target, &secret)?;
         Ok(CredentialPolicy {
             name: raw.name.get_ref().clone(),
             provider: raw.provider.get_ref().clone(),
             provider_at: self.at(raw.provider.span()),
             declared_at: self.at(name_span),
+            target_at: self.at(target_span),
             target,
             secret,
             content_type: raw.content_type.or_else(|| defaults.content_type.clone()).unwrap_or_else(|| "text/plain".into()),
@@ -223,6 +248,7 @@ impl Ctx<'_> {
             usage_guard: raw.usage_guard.or(defaults.usage_guard).unwrap_or(false),
             initial_slot: raw.initial_slot,
             alert,
+            redis,
             consumers,
         })
     }
@@ -331,7 +357,7 @@ pub(super) fn vault_host(text: &str) -> Result<String, String> {
 }
 
 /// Key Vault secret names: 1 to 127 letters, digits and hyphens.
-fn secret_name(text: &str) -> Result<String, String> {
+pub(super) fn secret_name(text: &str) -> Result<String, String> {
     let t = text.trim();
     if t.is_empty() || t.len() > 127 || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         return Err(format!("{t:?} is not a Key Vault secret name (1 to 127 letters, digits and hyphens)"));

@@ -61,6 +61,15 @@ pub(super) struct RawCredential {
     pub usage_guard: Option<bool>,
     pub initial_slot: Option<Slot>,
     pub alert: Option<Spanned<String>>,
+    /// Redis kinds only (see `policy::redis`): the ACL user(s), the Key Vault secrets holding
+    /// admin credentials or API keys, the staging / incoming secrets and a private CA.
+    pub user: Option<Spanned<String>>,
+    pub users: Option<Spanned<Vec<String>>>,
+    pub admin_secret: Option<Spanned<String>>,
+    pub api_keys_secret: Option<Spanned<String>>,
+    pub staging_secret: Option<Spanned<String>>,
+    pub incoming_secret: Option<Spanned<String>>,
+    pub ca_file: Option<Spanned<String>>,
     #[serde(default, rename = "consumer")]
     pub consumers: Vec<RawConsumer>,
 }

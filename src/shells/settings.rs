@@ -30,6 +30,8 @@ pub const CREDENTIAL: &str = "KEYRELAY_CREDENTIAL";
 pub const CLIENT_ID: &str = "KEYRELAY_CLIENT_ID";
 pub const CLOUD: &str = "KEYRELAY_CLOUD";
 pub const LOG: &str = "KEYRELAY_LOG";
+/// Overrides the cloud's Resource Manager endpoint (Azure Stack Hub; the twin in tests).
+pub const ARM_ENDPOINT: &str = "KEYRELAY_ARM_ENDPOINT";
 /// Set by the Functions host, not by infra: the port the host calls the handler on.
 pub const PORT: &str = "FUNCTIONS_CUSTOMHANDLER_PORT";
 
@@ -45,6 +47,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     SettingDoc { name: CREDENTIAL, default: Some("managed-identity"), meaning: "`managed-identity` | `workload-identity` | `azure-cli` | `client-secret`" },
     SettingDoc { name: CLIENT_ID, default: None, meaning: "client id of a user-assigned managed identity or app registration (unset: system-assigned)" },
     SettingDoc { name: CLOUD, default: Some("public"), meaning: "`public` | `china` | `usgovernment`: ARM endpoint and token audiences" },
+    SettingDoc { name: ARM_ENDPOINT, default: None, meaning: "`https://` Resource Manager endpoint overriding the cloud's (Azure Stack Hub); unset: the `KEYRELAY_CLOUD` endpoint" },
     SettingDoc { name: LOG, default: Some("info"), meaning: "tracing filter (e.g. `info`, `keyrelay=debug`)" },
     SettingDoc { name: PORT, default: None, meaning: "set by the Functions host: the port `keyrelay serve` listens on (127.0.0.1)" },
 ];
@@ -57,50 +60,8 @@ pub enum StateStoreSetting {
     Blob(url::Url),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialKind {
-    ManagedIdentity,
-    WorkloadIdentity,
-    AzureCli,
-    ClientSecret,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cloud {
-    Public,
-    China,
-    UsGovernment,
-}
-
-impl CredentialKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CredentialKind::ManagedIdentity => "managed-identity",
-            CredentialKind::WorkloadIdentity => "workload-identity",
-            CredentialKind::AzureCli => "azure-cli",
-            CredentialKind::ClientSecret => "client-secret",
-        }
-    }
-}
-
-impl Cloud {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Cloud::Public => "public",
-            Cloud::China => "china",
-            Cloud::UsGovernment => "usgovernment",
-        }
-    }
-
-    /// The Azure Resource Manager endpoint of this cloud.
-    pub fn arm_endpoint(self) -> &'static str {
-        match self {
-            Cloud::Public => "https://management.azure.com",
-            Cloud::China => "https://management.chinacloudapi.cn",
-            Cloud::UsGovernment => "https://management.usgovcloudapi.net",
-        }
-    }
-}
+/// The credential and cloud kinds are the identity adapter's own types, parsed by it.
+pub use crate::adapters::azure::identity::{parse_arm_endpoint, Cloud, CredentialKind};
 
 /// A setting whose value could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +93,8 @@ pub struct Settings {
     pub credential: CredentialKind,
     pub client_id: Option<String>,
     pub cloud: Cloud,
+    /// `KEYRELAY_ARM_ENDPOINT`, checked (https, no trailing slash); `None`: the cloud's.
+    pub arm_endpoint: Option<String>,
     pub log: String,
     pub port: Option<u16>,
 }
@@ -159,6 +122,9 @@ impl Settings {
             credential: parse_credential(&or_default(CREDENTIAL))?,
             client_id: get(CLIENT_ID),
             cloud: parse_cloud(&or_default(CLOUD))?,
+            arm_endpoint: get(ARM_ENDPOINT)
+                .map(|v| parse_arm_endpoint(&v).map_err(|e| SettingError { name: ARM_ENDPOINT, why: e.to_string() }))
+                .transpose()?,
             log: or_default(LOG),
             port: get(PORT)
                 .map(|v| v.parse::<u16>().map_err(|_| SettingError { name: PORT, why: format!("{v:?} is not a port number") }))
@@ -225,25 +191,11 @@ fn parse_entity(name: &'static str, v: &str) -> Result<String, SettingError> {
 }
 
 fn parse_credential(v: &str) -> Result<CredentialKind, SettingError> {
-    match v.to_ascii_lowercase().as_str() {
-        "managed-identity" => Ok(CredentialKind::ManagedIdentity),
-        "workload-identity" => Ok(CredentialKind::WorkloadIdentity),
-        "azure-cli" => Ok(CredentialKind::AzureCli),
-        "client-secret" => Ok(CredentialKind::ClientSecret),
-        _ => Err(SettingError {
-            name: CREDENTIAL,
-            why: format!("{v:?}; use managed-identity, workload-identity, azure-cli or client-secret"),
-        }),
-    }
+    CredentialKind::parse(v).map_err(|e| SettingError { name: CREDENTIAL, why: e.to_string() })
 }
 
 fn parse_cloud(v: &str) -> Result<Cloud, SettingError> {
-    match v.to_ascii_lowercase().as_str() {
-        "public" => Ok(Cloud::Public),
-        "china" => Ok(Cloud::China),
-        "usgovernment" => Ok(Cloud::UsGovernment),
-        _ => Err(SettingError { name: CLOUD, why: format!("{v:?}; use public, china or usgovernment") }),
-    }
+    Cloud::parse(v).map_err(|e| SettingError { name: CLOUD, why: e.to_string() })
 }
 
 #[cfg(test)]
@@ -279,6 +231,7 @@ mod tests {
             (PORT, "70000"),
             (SERVICEBUS_NAMESPACE, "not a host"),
             (COMMANDS_QUEUE, "bad queue"),
+            (ARM_ENDPOINT, "http://127.0.0.1:80"),
         ] {
             let err = parse(&[(name, value)]).unwrap_err();
             assert_eq!(err.name, name, "{value}");
@@ -301,5 +254,8 @@ mod tests {
         assert_eq!(s.cloud.arm_endpoint(), "https://management.usgovcloudapi.net");
         assert_eq!(s.require_port().unwrap(), 7071);
         assert_eq!(s.client_id, None);
+        assert_eq!(s.arm_endpoint, None);
+        let s = parse(&[(ARM_ENDPOINT, "https://management.local.azurestack.external/")]).unwrap();
+        assert_eq!(s.arm_endpoint.as_deref(), Some("https://management.local.azurestack.external"));
     }
 }

@@ -80,6 +80,16 @@ fn challenge() -> Response {
     r
 }
 
+/// Every request passes here first, as in Key Vault: the challenge, the audience, the api-version.
+async fn authorize(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let query: HashMap<String, String> =
+        request.uri().query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+    match check(request.headers(), &query) {
+        Some(refused) => refused,
+        None => next.run(request).await,
+    }
+}
+
 /// None if authorized, else the response to send.
 fn check(headers: &HeaderMap, query: &HashMap<String, String>) -> Option<Response> {
     if !headers.contains_key("authorization") {
@@ -139,14 +149,10 @@ fn not_found(name: &str) -> Response {
 async fn set_secret(
     State(secrets): State<Arc<Secrets>>,
     Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
     uri: Uri,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Some(r) = check(&headers, &query) {
-        return r;
-    }
     if !valid_name(&name) {
         return error(StatusCode::BAD_REQUEST, "BadParameter", "Secret name must match ^[0-9a-zA-Z-]+$");
     }
@@ -190,9 +196,6 @@ async fn get_secret(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(r) = check(&headers, &query) {
-        return r;
-    }
     if version == "versions" {
         return list_versions(&secrets, &name, &query, &base(&headers, &uri));
     }
@@ -233,14 +236,10 @@ fn list_versions(secrets: &Secrets, name: &str, query: &HashMap<String, String>,
 async fn update_secret(
     State(secrets): State<Arc<Secrets>>,
     Path((name, version)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
     uri: Uri,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Some(r) = check(&headers, &query) {
-        return r;
-    }
     let body: UpdateBody = match parse_body(&body) {
         Ok(b) => b,
         Err(r) => return r,
@@ -272,6 +271,7 @@ impl KeyVaultTwin {
             .route("/secrets/{name}", put(set_secret).get(get_latest))
             .route("/secrets/{name}/", get(get_latest))
             .route("/secrets/{name}/{version}", get(get_secret).patch(update_secret))
+            .layer(axum::middleware::from_fn(authorize))
             .with_state(secrets.clone());
         Ok(KeyVaultTwin { server: serve_tls(router, ca).await?, secrets, vault: vault.to_ascii_lowercase() })
     }

@@ -2,8 +2,6 @@
 //! adapters, a Service Bus command queue that records messages and drops duplicate
 //! MessageIds as Service Bus does, a settable clock, and the host's envelope shapes.
 
-#![allow(dead_code)]
-
 use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -26,23 +24,8 @@ pub const SECRET: &str = "redis-primary-key";
 /// The version the fixtures' events name; the world's current version is another one.
 pub const FIXTURE_VERSION: &str = "ee059b2bb5bc48398a53b168c6cdcb10";
 
-/// The shared fixtures: `$KEYRELAY_FIXTURES`, or `../shared/fixtures` beside the checkout.
-pub fn fixtures_dir() -> std::path::PathBuf {
-    if let Ok(dir) = std::env::var("KEYRELAY_FIXTURES") {
-        return dir.into();
-    }
-    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .map(|a| a.join("shared/fixtures"))
-        .find(|p| p.is_dir())
-        .expect("fixtures not found: set KEYRELAY_FIXTURES to the shared fixtures directory")
-}
-
-pub fn fixture(rel: &str) -> String {
-    let path = fixtures_dir().join(rel);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
-}
+#[allow(unused_imports)]
+pub use super::twin::{fixture, fixtures_dir};
 
 pub fn fixture_json(rel: &str) -> Value {
     serde_json::from_str(&fixture(rel)).unwrap_or_else(|e| panic!("fixture {rel} is not JSON: {e}"))

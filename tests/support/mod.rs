@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod azurite;
+pub mod handler;
 pub mod redis;
-pub mod twin;
 pub mod stack;
+pub mod twin;

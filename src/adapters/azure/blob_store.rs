@@ -1,6 +1,7 @@
 //! The rotation store in Azure Blob Storage (azure_storage_blob 1.x), for keyrelay running
 //! as a Function app: several instances share one container, and ETags do the
-//! compare-and-swap.
+//! compare-and-swap. Requests go through [`SdkTransport`] (our reqwest client: extra roots and
+//! name overrides), like every other azure_core client in keyrelay.
 //!
 //! Layout of the container:
 //! - `current/{credential}.json` — the credential's latest rotation. Claiming a credential is
@@ -14,13 +15,14 @@
 //! - `heartbeats/{credential}/{consumer}.json` — the last heartbeat, newer wins (CAS loop).
 
 use super::http::HttpOptions;
+use super::sdk_transport::SdkTransport;
 use super::shared_key::SharedKeyPolicy;
 use crate::core::Rotation;
 use crate::domain::{ConsumerId, CredentialName, RotationId, SecretValue, SecretVersion};
 use crate::ports::{HeartbeatRecord, RotationFilter, RotationStore, StoreError, StoredRotation, Version};
 use async_trait::async_trait;
 use azure_core::credentials::TokenCredential;
-use azure_core::http::{ClientOptions, Etag, RequestContent, StatusCode, Transport, Url};
+use azure_core::http::{Etag, RequestContent, StatusCode, Url};
 use azure_storage_blob::models::{BlobClientDownloadOptions, BlockBlobClientUploadOptions};
 use azure_storage_blob::{BlobContainerClient, BlobContainerClientOptions};
 use chrono::{DateTime, Utc};
@@ -94,8 +96,7 @@ impl BlobStore {
         if url.scheme() != "https" {
             anyhow::bail!("{container_url}: the state container must be reached over https");
         }
-        let client = http.client()?;
-        let mut client_options = ClientOptions { transport: Some(Transport::new(Arc::new(transport::ReqwestTransport(client)))), ..Default::default() };
+        let mut client_options = SdkTransport::client_options(http)?;
         let credential = match auth {
             BlobAuth::Identity(cred) => Some(cred),
             BlobAuth::SharedKey { account, key } => {
@@ -325,55 +326,5 @@ impl RotationStore for BlobStore {
         }
         out.sort_by(|a, b| a.consumer.cmp(&b.consumer));
         Ok(out)
-    }
-}
-
-/// The azure_core transport over our reqwest client (extra roots, name overrides).
-/// TODO(merge): replace with the shared `sdk_transport` once the arm branch lands it.
-mod transport {
-    use async_trait::async_trait;
-    use azure_core::http::headers::{HeaderName, HeaderValue, Headers};
-    use azure_core::http::{AsyncRawResponse, Body, HttpClient, Request};
-    use azure_core::error::{Error, ErrorKind};
-    use futures::{AsyncReadExt, TryStreamExt};
-
-    #[derive(Debug)]
-    pub(super) struct ReqwestTransport(pub reqwest::Client);
-
-    #[async_trait]
-    impl HttpClient for ReqwestTransport {
-        async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
-            let method = reqwest::Method::from_bytes(request.method().as_str().as_bytes())
-                .map_err(|e| Error::with_error(ErrorKind::Other, e, "HTTP method"))?;
-            let mut req = self.0.request(method, request.url().clone());
-            for (name, value) in request.headers().iter() {
-                req = req.header(name.as_str(), value.as_str());
-            }
-            req = match request.body().clone() {
-                Body::Bytes(bytes) => req.body(bytes),
-                // Rotation records are small: a streamed body is read whole.
-                Body::SeekableStream(mut stream) => {
-                    stream.reset().await?;
-                    let mut buf = Vec::new();
-                    stream.read_to_end(&mut buf).await.map_err(|e| Error::with_error(ErrorKind::Io, e, "reading the request body"))?;
-                    req.body(buf)
-                }
-            };
-            let rsp = req.send().await.map_err(|e| {
-                let kind = if e.is_connect() { ErrorKind::Connection } else { ErrorKind::Io };
-                Error::with_error(kind, e, "sending the request")
-            })?;
-            let status = rsp.status().as_u16();
-            let headers: Headers = rsp
-                .headers()
-                .iter()
-                .filter_map(|(k, v)| {
-                    Some((HeaderName::from(k.as_str().to_owned()), HeaderValue::from(v.to_str().ok()?.to_owned())))
-                })
-                .collect::<std::collections::HashMap<_, _>>()
-                .into();
-            let body = rsp.bytes_stream().map_err(|e| Error::with_error(ErrorKind::Io, e, "reading the response"));
-            Ok(AsyncRawResponse::new(status.into(), headers, Box::pin(body)))
-        }
     }
 }

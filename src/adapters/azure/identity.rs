@@ -129,6 +129,15 @@ impl CredentialKind {
     }
 }
 
+/// A Resource Manager endpoint override: an `https://` URL, returned without its trailing
+/// slash. The handler's settings and the identity settings both check it with this.
+pub fn parse_arm_endpoint(endpoint: &str) -> anyhow::Result<String> {
+    let endpoint = endpoint.trim();
+    let url = url::Url::parse(endpoint).map_err(|e| anyhow::anyhow!("{endpoint:?}: {e}"))?;
+    anyhow::ensure!(url.scheme() == "https", "{endpoint:?}: Resource Manager is HTTPS only");
+    Ok(endpoint.trim_end_matches('/').to_string())
+}
+
 /// Identity settings, read once at start.
 #[derive(Clone)]
 pub struct IdentitySettings {
@@ -170,11 +179,7 @@ impl IdentitySettings {
         let credential = CredentialKind::parse(&get("KEYRELAY_CREDENTIAL").unwrap_or_default())?;
         let cloud = Cloud::parse(&get("KEYRELAY_CLOUD").unwrap_or_default())?;
         let arm_endpoint = match get("KEYRELAY_ARM_ENDPOINT") {
-            Some(endpoint) => {
-                let url = url::Url::parse(&endpoint).map_err(|e| anyhow::anyhow!("KEYRELAY_ARM_ENDPOINT={endpoint:?}: {e}"))?;
-                anyhow::ensure!(url.scheme() == "https", "KEYRELAY_ARM_ENDPOINT={endpoint:?}: Resource Manager is HTTPS only");
-                endpoint.trim_end_matches('/').to_string()
-            }
+            Some(endpoint) => parse_arm_endpoint(&endpoint).map_err(|e| anyhow::anyhow!("KEYRELAY_ARM_ENDPOINT={e}"))?,
             None => cloud.arm_endpoint().to_string(),
         };
         let client_id = get("KEYRELAY_CLIENT_ID").or_else(|| {

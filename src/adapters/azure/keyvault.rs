@@ -7,6 +7,8 @@
 
 pub mod tags;
 
+use super::http::HttpOptions;
+use super::sdk_transport::SdkTransport;
 use crate::domain::{RotationId, SecretId, SecretValue, SecretVersion, Slot};
 use crate::ports::{PublishRequest, SecretRef, SecretStore, SecretStoreError, VersionInfo};
 use async_trait::async_trait;
@@ -36,6 +38,11 @@ impl KeyVaultSecrets {
     /// `client_options` carries the transport (ours, built from `HttpOptions`).
     pub fn new(credential: Arc<dyn TokenCredential>, client_options: ClientOptions) -> Self {
         KeyVaultSecrets { credential, client_options, clients: Mutex::new(HashMap::new()) }
+    }
+
+    /// The production wiring: the SDK on our transport (extra roots and host overrides).
+    pub fn from_http(credential: Arc<dyn TokenCredential>, http: &HttpOptions) -> anyhow::Result<Self> {
+        Ok(Self::new(credential, SdkTransport::client_options(http)?))
     }
 
     fn client(&self, vault: &str) -> Result<Arc<SecretClient>, SecretStoreError> {
@@ -96,7 +103,7 @@ fn store_error(what: &str, e: &azure_core::Error) -> SecretStoreError {
             match code {
                 404 => SecretStoreError::NotFound(what.to_string()),
                 429 => SecretStoreError::Throttled,
-                _ => SecretStoreError::Failed { detail: format!("{what}: {e}"), transient: code == 408 || code >= 500 },
+                _ => SecretStoreError::Failed { detail: format!("{what}: HTTP {code}: {e}"), transient: code == 408 || code >= 500 },
             }
         }
         ErrorKind::Io => SecretStoreError::Failed { detail: format!("{what}: {e}"), transient: true },

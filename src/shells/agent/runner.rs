@@ -183,7 +183,13 @@ impl Agent {
         };
         let message_id = step.message_id();
         if step.consumer != self.identity.consumer {
-            tracing::info!(message_id = %message_id, consumer = %step.consumer, me = %self.identity.consumer, "step for another consumer; completed without applying it");
+            tracing::info!(
+                message_id = %message_id,
+                consumer = %step.consumer,
+                routing_property = delivery.consumer_property.as_deref().unwrap_or("-"),
+                me = %self.identity.consumer,
+                "step for another consumer (check the subscription's filter); completed without applying it"
+            );
             return Processed::OtherConsumer { consumer: step.consumer };
         }
         if let Some(id) = delivery.message_id.as_deref().filter(|id| *id != message_id) {
@@ -196,7 +202,14 @@ impl Agent {
         if step.deadline < self.clock.now() {
             tracing::warn!(message_id = %message_id, deadline = %step.deadline, "step arrived after its deadline; handling it anyway");
         }
-        tracing::info!(message_id = %message_id, rotation = %step.rotation_id, credential = %step.credential, version = %step.secret_id.version, "step received");
+        tracing::info!(
+            message_id = %message_id,
+            rotation = %step.rotation_id,
+            credential = %step.credential,
+            version = %step.secret_id.version,
+            delivery_count = delivery.delivery_count,
+            "step received"
+        );
         let (healthy, detail, key) = match self.apply(delivery, &step).await {
             Ok(outcome) => outcome,
             Err(reason) => {

@@ -2,6 +2,7 @@
 //! `package` (the deployable zip). `wiring` builds the production handler from app settings.
 
 pub mod package;
+pub mod redis_wiring;
 pub mod serve;
 pub mod wiring;
 pub mod evidence;

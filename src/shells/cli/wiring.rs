@@ -10,7 +10,7 @@
 use crate::adapters::azure::arm::client::ArmClient;
 use crate::adapters::azure::blob_store::{BlobAuth, BlobStore};
 use crate::adapters::azure::http::HttpOptions;
-use crate::adapters::azure::identity::IdentitySettings;
+use crate::adapters::azure::identity::{Cloud, IdentitySettings};
 use crate::adapters::azure::keyvault::KeyVaultSecrets;
 use crate::adapters::azure::providers::{ArmKeyProvider, KINDS};
 use crate::adapters::azure::sdk_transport::SdkTransport;
@@ -19,11 +19,15 @@ use crate::adapters::sqlite_store::SqliteStore;
 use crate::core::Plan;
 use azure_core::credentials::TokenCredential;
 use crate::driver::{Driver, DriverError, OsEntropy, ProviderFactory};
-use crate::policy::Policy;
+use crate::policy::{Policy, REDIS_KINDS};
 use crate::ports::{Clock, KeyProvider, RotationStore, SecretStore, SystemClock};
 use crate::shells::handler::{Handler, HandlerOptions};
 use crate::shells::settings::{self, Settings, StateStoreSetting};
+use crate::domain::CredentialName;
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+pub use super::redis_wiring::{redis_providers, RedisProviders};
 
 /// The identity settings from the parsed app settings; the `AZURE_*` variables that
 /// azure_identity's credentials read by convention (tenant, client secret) come from the
@@ -32,17 +36,40 @@ pub fn identity_settings(settings: &Settings) -> anyhow::Result<IdentitySettings
     IdentitySettings::from_lookup(|name| match name {
         settings::CREDENTIAL => Some(settings.credential.as_str().to_string()),
         settings::CLIENT_ID => settings.client_id.clone(),
-        settings::CLOUD => Some(settings.cloud.as_str().to_string()),
+        settings::CLOUD => Some(cloud_name(settings.cloud).to_string()),
+        settings::ARM_ENDPOINT => settings.arm_endpoint.clone(),
         other => std::env::var(other).ok(),
     })
 }
 
-/// Key providers for the Azure Resource Manager kinds, all on one ARM client.
-struct ArmProviders(Arc<ArmClient>);
+/// The `KEYRELAY_CLOUD` spelling of a parsed cloud, to hand it back to the identity settings.
+fn cloud_name(cloud: Cloud) -> &'static str {
+    match cloud {
+        Cloud::Public => "public",
+        Cloud::China => "china",
+        Cloud::UsGovernment => "usgovernment",
+    }
+}
 
-impl ProviderFactory for ArmProviders {
+/// Key providers: the Redis ones built from the policy at start-up (by credential), the
+/// Resource Manager kinds made per plan on one ARM client.
+struct Providers {
+    arm: Arc<ArmClient>,
+    redis: RedisProviders,
+    /// Each Redis credential's kind in the loaded policy: a rotation planned under an older
+    /// policy with another kind gets no provider rather than the wrong one.
+    redis_kinds: BTreeMap<CredentialName, String>,
+}
+
+impl ProviderFactory for Providers {
     fn provider(&self, plan: &Plan) -> Result<Arc<dyn KeyProvider>, DriverError> {
-        ArmKeyProvider::new(&plan.provider, &plan.resource_id, self.0.clone())
+        if REDIS_KINDS.contains(&plan.provider.as_str()) {
+            let same_kind = self.redis_kinds.get(&plan.credential) == Some(&plan.provider);
+            return self.redis.get(&plan.credential).filter(|_| same_kind).cloned().ok_or_else(|| {
+                DriverError::Invalid(format!("credential {}: no {} provider in the loaded policy (was the policy changed?)", plan.credential, plan.provider))
+            });
+        }
+        ArmKeyProvider::new(&plan.provider, &plan.resource_id, self.arm.clone())
             .map(|p| Arc::new(p) as Arc<dyn KeyProvider>)
             .map_err(|e| DriverError::Invalid(format!("credential {}: {e}", plan.credential)))
     }
@@ -53,7 +80,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Handler> {
     // The policy is checked up front: a mistake in it is a start-up error with file:line, and
     // so is a provider kind this build has no adapter for.
     let policy = Policy::load(&settings.policy)?;
-    let kinds: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+    let kinds: Vec<&str> = KINDS.iter().map(|k| k.name).chain(REDIS_KINDS.iter().copied()).collect();
     policy.check_kinds(&kinds)?;
     tracing::info!(credentials = policy.credentials.len(), policy = %settings.policy.display(), "policy loaded");
 
@@ -68,13 +95,15 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Handler> {
     let commands = Arc::new(ServiceBusCommandQueue::new(&bus, &settings.commands_queue)?);
     let secrets: Arc<dyn SecretStore> = Arc::new(KeyVaultSecrets::new(credential.clone(), SdkTransport::client_options(&http)?));
     let store = rotation_store(settings, credential.clone(), &http)?;
+    let redis = redis_providers(&policy, secrets.clone(), &http)?;
+    let redis_kinds = policy.credentials.iter().map(|c| (c.name.clone(), c.provider.to_string())).collect();
     let arm = ArmClient::new(&identity.arm_endpoint, identity.cloud.arm_audience(), identity.identity_description(), credential, http.client()?)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let driver = Driver {
         store: store.clone(),
         secrets: secrets.clone(),
         steps,
-        providers: Arc::new(ArmProviders(Arc::new(arm))),
+        providers: Arc::new(Providers { arm: Arc::new(arm), redis, redis_kinds }),
         clock: clock.clone(),
         entropy: Arc::new(OsEntropy),
     };
