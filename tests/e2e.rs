@@ -252,3 +252,43 @@ async fn serve_killed_with_sigkill_at_every_phase_boundary_and_restarted_complet
     eprintln!("{} regenerate calls for {} rotations: {regenerates:?}", regenerates.len(), boundaries.len());
     assert!((2 * boundaries.len()..=3 * boundaries.len()).contains(&regenerates.len()), "{regenerates:?}");
 }
+
+/// The README's main job as a user runs it: `keyrelay demo` ends with zero failed requests and
+/// exit 0, writes its evidence, and `keyrelay evidence <rotation>` reads it back from the
+/// state store.
+#[test]
+fn keyrelay_demo_exits_zero_with_zero_failures_and_keyrelay_evidence_reads_the_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyrelay"))
+        .args(["demo", "--consumers", "4", "--waves", "2", "--evidence-dir"])
+        .arg(dir.path().join("evidence"))
+        .arg("--work-dir")
+        .arg(&work)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("failed consumer requests:   0") && stdout.contains("outcome:                    completed"), "{stdout}");
+    assert!(stdout.contains("wave 2 reloaded and healthy"), "{stdout}");
+    assert!(!stdout.contains('\r'), "piped output must be plain lines");
+    let id = stdout.lines().find_map(|l| l.strip_prefix("rotation:")).unwrap().trim().to_string();
+    assert!(dir.path().join("evidence").join(format!("{id}.json")).exists());
+
+    let evidence = std::process::Command::new(env!("CARGO_BIN_EXE_keyrelay"))
+        .args(["evidence", &id, "--format", "json"])
+        .env("KEYRELAY_STATE_STORE", format!("sqlite:{}", work.join("state.db").display()))
+        .output()
+        .unwrap();
+    assert!(evidence.status.success(), "{}", String::from_utf8_lossy(&evidence.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&evidence.stdout).unwrap();
+    assert_eq!(json["rotation"], id.as_str());
+    assert_eq!(json["outcome"], "completed");
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_keyrelay"))
+        .args(["evidence", "orders-cache-20200101T000000Z-000000"])
+        .env("KEYRELAY_STATE_STORE", format!("sqlite:{}", work.join("state.db").display()))
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no rotation orders-cache-20200101T000000Z-000000"));
+}
