@@ -104,7 +104,8 @@ impl Stack {
         std::fs::create_dir_all(&opts.work_dir)?;
         let identity = identity::process_identity();
         let ca = TestCa::generate()?;
-        let redis = Arc::new(RedisServer::start().await.map_err(|e| anyhow::anyhow!("{e}\n{}", INSTALL_REDIS))?);
+        // Its start-up error says how to install redis-server when it is missing.
+        let redis = Arc::new(RedisServer::start().await?);
         let arm = ArmTwin::start(&ca).await?;
         let keys_seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         arm.add_listener(Arc::new(RedisKeyMirror::new(policy::RESOURCE_ID, consumers::REDIS_USER, redis.clone())));
@@ -215,7 +216,3 @@ impl Stack {
         }
     }
 }
-
-/// What to do when redis-server is not installed.
-pub const INSTALL_REDIS: &str = "keyrelay demo needs redis-server (the data plane of the twin's Azure Cache for Redis): \
-install it with `sudo apt-get install redis-server` (Debian/Ubuntu), `brew install redis` (macOS) or `sudo dnf install redis` (Fedora)";
