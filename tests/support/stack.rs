@@ -55,3 +55,22 @@ impl E2e {
             .collect()
     }
 }
+
+/// A stack where consumer `index` (0-based) behaves as `behaviour`, with a short ack deadline.
+pub async fn start_with(index: usize, behaviour: keyrelay::twin::stack::Behaviour) -> E2e {
+    start(|o| {
+        o.behaviours.insert(index, behaviour);
+        o.ack_deadline = "2s".into();
+    })
+    .await
+}
+
+impl E2e {
+    /// Starts a rotation with a near-expiry event and waits for it to stall.
+    pub async fn rotate_until_stalled(&self) -> Rotation {
+        self.stack.near_expiry().await.unwrap();
+        let stalled = self.settle(Duration::from_secs(60)).await;
+        assert!(stalled.is_stalled(), "{:?}\n{:#?}", stalled.phase, stalled.timeline);
+        stalled
+    }
+}

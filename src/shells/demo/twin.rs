@@ -11,6 +11,10 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// How long a demo consumer takes to swap its connections: long enough that the waves can be
+/// watched, short enough that the whole run takes about a second.
+const RELOAD_TIME: Duration = Duration::from_millis(250);
+
 /// Faults to inject into the twin's Resource Manager.
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
@@ -67,6 +71,7 @@ pub async fn run_twin(demo: &TwinDemo, out: &mut (impl Write + Send)) -> anyhow:
     let mut stack_opts = StackOptions::new(demo.keyrelay_exe.clone(), demo.work_dir.clone());
     stack_opts.consumers = opts.consumers;
     stack_opts.waves = opts.waves;
+    stack_opts.reload_delay = RELOAD_TIME;
     if opts.refuse_reload {
         stack_opts.behaviours.insert(opts.consumers - 1, Behaviour::Refuses);
     }
@@ -97,7 +102,7 @@ pub async fn run_twin(demo: &TwinDemo, out: &mut (impl Write + Send)) -> anyhow:
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     progress.line(out, "Key Vault: Microsoft.KeyVault.SecretNearExpiry for orders-cache-key -> Event Grid -> keyrelay");
-    anyhow::ensure!(stack.host.deliver_event(&stack.near_expiry_event()).await, "keyrelay serve refused the Event Grid event; its log: {}", stack.serve.log_path().display());
+    stack.near_expiry().await?;
 
     let rotation = follow(&stack, opts.refuse_reload, &mut progress, out).await?;
     // Traffic keeps running a moment on the final key, then stops.

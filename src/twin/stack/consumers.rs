@@ -81,7 +81,7 @@ impl Consumer {
             (held.0.clone(), held.1.clone())
         };
         let mut conn = match conn {
-            Some(c) if n % RECONNECT_EVERY != 0 => c,
+            Some(c) if !n.is_multiple_of(RECONNECT_EVERY) => c,
             _ => match self.endpoint.connect(REDIS_USER, &key).await {
                 Ok(c) => {
                     let mut held = self.held.lock().unwrap();
@@ -183,6 +183,7 @@ pub struct Fleet {
     /// Every step message body the agents received.
     pub steps_seen: Arc<Mutex<Vec<Vec<u8>>>>,
     wiring: AgentWiring,
+    reload_delay: Duration,
     namespace: ServiceBusNamespace,
     vault: Arc<dyn SecretFetcher>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -190,11 +191,11 @@ pub struct Fleet {
 
 impl Fleet {
     /// Starts every consumer's traffic, and the agents of all that run one.
-    pub fn start(consumers: Vec<Arc<Consumer>>, wiring: AgentWiring, pace: Duration) -> anyhow::Result<Fleet> {
+    pub fn start(consumers: Vec<Arc<Consumer>>, wiring: AgentWiring, pace: Duration, reload_delay: Duration) -> anyhow::Result<Fleet> {
         let credential = azure_identity::ManagedIdentityCredential::new(None)?;
         let namespace = ServiceBusNamespace::new(&wiring.namespace, ServiceBusAuth::Entra(credential.clone()), &wiring.http)?;
         let vault: Arc<dyn SecretFetcher> = Arc::new(KeyVaultSecrets::new(credential, SdkTransport::client_options(&wiring.http)?));
-        let fleet = Fleet { consumers, steps_seen: Arc::default(), wiring, namespace, vault, tasks: Mutex::default() };
+        let fleet = Fleet { consumers, steps_seen: Arc::default(), wiring, reload_delay, namespace, vault, tasks: Mutex::default() };
         for consumer in &fleet.consumers {
             let c = consumer.clone();
             fleet.tasks.lock().unwrap().push(tokio::spawn(async move {
@@ -228,9 +229,11 @@ impl Fleet {
             acks: Arc::new(QueueAckSink::new(Arc::new(ServiceBusCommandQueue::new(&self.namespace, &wiring.acks_queue)?))),
         };
         let c = consumer.clone();
+        let delay = self.reload_delay;
         let reloader = callback(move |_credential, key| {
             let c = c.clone();
             async move {
+                tokio::time::sleep(delay).await;
                 match c.behaviour {
                     Behaviour::WrongProof => return Ok("reloaded (claims so; it never checked the key)".to_string()),
                     Behaviour::Refuses if c.key().expose() != key.expose() => {

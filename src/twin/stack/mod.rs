@@ -44,10 +44,14 @@ pub struct StackOptions {
     pub behaviours: BTreeMap<usize, Behaviour>,
     /// The policy's ack deadline (how fast a silent consumer stalls the rotation).
     pub ack_deadline: String,
+    /// The policy's cadence (the schedule rotates a credential older than this).
+    pub rotate_every: String,
     /// `KEYRELAY_LOG` for serve.
     pub log_level: String,
     /// Pause between one consumer's requests.
     pub pace: Duration,
+    /// How long a consumer takes to reload (before it acks).
+    pub reload_delay: Duration,
     /// Where logs, state, policy and the CA file go.
     pub work_dir: PathBuf,
 }
@@ -60,8 +64,10 @@ impl StackOptions {
             waves: 2,
             behaviours: BTreeMap::new(),
             ack_deadline: "20s".into(),
+            rotate_every: "20d".into(),
             log_level: "info".into(),
             pace: Duration::from_millis(5),
+            reload_delay: Duration::ZERO,
             work_dir,
         }
     }
@@ -98,7 +104,8 @@ impl Stack {
         std::fs::create_dir_all(&opts.work_dir)?;
         let identity = identity::process_identity();
         let ca = TestCa::generate()?;
-        let redis = Arc::new(RedisServer::start().await.map_err(|e| anyhow::anyhow!("{e}\n{}", INSTALL_REDIS))?);
+        // Its start-up error says how to install redis-server when it is missing.
+        let redis = Arc::new(RedisServer::start().await?);
         let arm = ArmTwin::start(&ca).await?;
         let keys_seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         arm.add_listener(Arc::new(RedisKeyMirror::new(policy::RESOURCE_ID, consumers::REDIS_USER, redis.clone())));
@@ -122,7 +129,7 @@ impl Stack {
         }
 
         let policy_file = opts.work_dir.join("policy.toml");
-        std::fs::write(&policy_file, policy::render(&vault.vault_authority(), &planned, &opts.ack_deadline))?;
+        std::fs::write(&policy_file, policy::render(&vault.vault_authority(), &planned, &opts.ack_deadline, &opts.rotate_every))?;
         let state = opts.work_dir.join("state.db");
         let resolve = [arm.resolve(), vault.resolve(), bus.resolve()];
         let mut env = crate::twin::process_identity::child_env(identity, &ca, &opts.work_dir.join("twin-ca.pem"), &resolve)?;
@@ -161,7 +168,7 @@ impl Stack {
                 Ok(Consumer::new(ConsumerId::parse(id)?, behaviour, redis.endpoint(), primary.clone()))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let fleet = Fleet::start(fleet_members, wiring, opts.pace)?;
+        let fleet = Fleet::start(fleet_members, wiring, opts.pace, opts.reload_delay)?;
         Ok(Stack { ca, arm, redis, vault, bus, serve, host, fleet, store, credential, keys_seen, work_dir: opts.work_dir })
     }
 
@@ -179,6 +186,12 @@ impl Stack {
     pub async fn rotations(&self) -> anyhow::Result<Vec<Rotation>> {
         let filter = RotationFilter { credential: Some(self.credential.clone()), ..RotationFilter::default() };
         Ok(self.store.list(&filter).await?.into_iter().map(|s| s.rotation).collect())
+    }
+
+    /// Starts a rotation as a Key Vault SecretNearExpiry event about the current version would.
+    pub async fn near_expiry(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.host.deliver_event(&self.near_expiry_event()).await, "keyrelay serve refused the Event Grid event; its log: {}", self.serve.log_path().display());
+        Ok(())
     }
 
     /// Waits for the first rotation to appear, then until `done` holds for it, calling
@@ -199,11 +212,7 @@ impl Stack {
             if std::time::Instant::now() > deadline {
                 anyhow::bail!("the rotation did not get there within {timeout:?}; serve's log: {}", self.serve.log_path().display());
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 }
-
-/// What to do when redis-server is not installed.
-pub const INSTALL_REDIS: &str = "keyrelay demo needs redis-server (the data plane of the twin's Azure Cache for Redis): \
-install it with `sudo apt-get install redis-server` (Debian/Ubuntu), `brew install redis` (macOS) or `sudo dnf install redis` (Fedora)";
