@@ -88,3 +88,54 @@ pub fn key_vault_secret_event(event_type: &str, vault_name: &str, vault_authorit
         "metadataVersion": "1"
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shells::handler::envelope::{decode_payload, Invocation};
+    use crate::shells::handler::metadata::ServiceBusMeta;
+
+    fn message() -> Message {
+        let now = Utc::now();
+        Message {
+            sequence_number: 42,
+            message_id: "rotate:kv/secret/abc".into(),
+            correlation_id: Some("rot-1".into()),
+            label: None,
+            content_type: Some("application/json".into()),
+            body: br#"{"schema":"keyrelay.command/v1"}"#.to_vec(),
+            properties: [("consumer".to_string(), json!("web"))].into_iter().collect(),
+            enqueued_at: now,
+            scheduled_at: None,
+            expires_at: now + chrono::Duration::days(14),
+            delivery_count: 3,
+            dead_letter_reason: None,
+        }
+    }
+
+    /// The handler reads back exactly what the simulated host put in: the body under the
+    /// binding, and MessageId / DeliveryCount / CorrelationId from the quoted Metadata strings.
+    #[test]
+    fn the_handler_reads_the_service_bus_envelope_back() {
+        let envelope = service_bus("command", "rotation-commands", "ns.servicebus.windows.net", &message(), "lock-1");
+        let invocation = Invocation::parse(envelope.to_string().as_bytes()).unwrap();
+        assert_eq!(decode_payload(invocation.trigger("command").unwrap()), message().body);
+        let meta = ServiceBusMeta::read(&invocation.metadata);
+        assert_eq!(meta.message_id.as_deref(), Some("rotate:kv/secret/abc"));
+        assert_eq!(meta.delivery_count, Some(3));
+        assert_eq!(meta.sequence_number, Some(42));
+        assert_eq!(meta.correlation_id.as_deref(), Some("rot-1"));
+        assert!(meta.enqueued.is_some());
+        assert_eq!(invocation.metadata["UserProperties"]["consumer"], "web");
+    }
+
+    #[test]
+    fn timer_and_event_grid_envelopes_carry_the_trigger_under_the_binding() {
+        let timer = Invocation::parse(timer("timer", "schedule").to_string().as_bytes()).unwrap();
+        assert_eq!(timer.trigger("timer").unwrap()["IsPastDue"], false);
+        let event = key_vault_secret_event("SecretNearExpiry", "kv", "kv.vault.azure.net:8443", "s", "v1");
+        let inv = Invocation::parse(event_grid("event", "keyvault-events", &event).to_string().as_bytes()).unwrap();
+        assert_eq!(inv.trigger("event").unwrap()["data"]["Id"], "https://kv.vault.azure.net:8443/secrets/s/v1");
+        assert_eq!(inv.metadata["data"]["Version"], "v1");
+    }
+}
