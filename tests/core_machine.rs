@@ -312,3 +312,13 @@ fn an_ordinary_retirement_is_not_recorded_as_forced() {
     assert_eq!(done.regenerated.iter().map(|g| (g.slot, g.forced)).collect::<Vec<_>>(), vec![(Slot::Secondary, false), (Slot::Primary, false)]);
     assert!(done.timeline.iter().all(|e| !e.what.contains("forced")));
 }
+
+/// A publish result for the other slot is not this phase's result.
+#[test]
+fn a_publish_result_for_the_wrong_slot_is_ignored() {
+    let r = core::handle(&guarded(), Event::Regenerated { slot: Slot::Secondary, result: ProviderResult::Done }, t0()).rotation;
+    assert_eq!(r.phase, Phase::Publish);
+    let o = core::handle(&r, Event::Published { slot: Slot::Primary, result: Ok(SecretVersion::parse("v5").unwrap()) }, t0());
+    assert!(matches!(o.verdict, Verdict::Ignored(_)));
+    assert_eq!(o.rotation.new_version, None);
+}
