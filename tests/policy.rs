@@ -357,3 +357,15 @@ fn redis_fields_are_checked_where_they_are_written() {
     let text = CLOUD.replace("users = ", "user = \"x\"\nusers = ");
     assert_points(&refused(&text), line_of(&text, "user ="), "credential.user", "not \"redis-cloud\"");
 }
+
+#[test]
+fn an_action_time_limit_must_fit_inside_the_action_lease() {
+    let text = format!("[timing]\naction_lease = \"5s\"\naction_time_limit = \"5s\"\n\n{ONE}");
+    assert_points(&refused(&text), 3, "timing.action_time_limit", "shorter than timing.action_lease");
+    let text = format!("[timing]\naction_lease = \"20s\"\n\n{ONE}");
+    assert_points(&refused(&text), 2, "timing.action_lease", "action_time_limit");
+    let text = format!("[timing]\naction_lease = \"5s\"\naction_time_limit = \"2s\"\n\n{ONE}");
+    let policy = Policy::parse(&text, "ops/policy.toml").unwrap();
+    let timing = &policy.plan_for(&"cache".parse().unwrap()).unwrap().timing;
+    assert_eq!((timing.action_lease.as_secs(), timing.action_time_limit.as_secs()), (5, 2));
+}

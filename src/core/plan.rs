@@ -30,6 +30,11 @@ pub struct Timing {
     /// After emitting a side effect, how long before a `Tick` may emit it again (the first
     /// attempt is presumed to be running, or to have crashed).
     pub action_lease: HumanDuration,
+    /// The longest a key- or secret-changing action may take once started; the driver starts
+    /// one only if this much of its lease is left (see `driver::perform`). Shorter than
+    /// `action_lease`. Records written before this field existed read the default.
+    #[serde(default = "default_action_time_limit")]
+    pub action_time_limit: HumanDuration,
     /// How often an unacked step is sent again with the same MessageId (lost messages).
     pub resend_every: HumanDuration,
     /// Longest wait for a long-running regenerate before the rotation stalls.
@@ -42,10 +47,16 @@ pub struct Timing {
     pub usage_guard_timeout: HumanDuration,
 }
 
+/// Azure calls are bounded well under this by the adapters' timeouts; Publish makes three.
+fn default_action_time_limit() -> HumanDuration {
+    HumanDuration::from_secs(30)
+}
+
 impl Default for Timing {
     fn default() -> Self {
         Timing {
             action_lease: HumanDuration::from_secs(120),
+            action_time_limit: default_action_time_limit(),
             resend_every: HumanDuration::from_secs(60),
             operation_timeout: HumanDuration::from_secs(1_800),
             max_transient_failures: 8,

@@ -4,18 +4,20 @@ use super::{Driver, DriverError};
 use crate::core::{Action, Event, ProviderResult, Rotation};
 use crate::ports::{ProviderError, PublishRequest, RegenerateOutcome};
 
-/// The longest a key- or secret-changing action may take once started (adapters bound each
-/// call; Publish makes three). An action starts only if it can finish before its lease ends:
-/// another instance re-issues it when the lease is over, and a first attempt landing after
-/// that (a regenerate after the new value was published) would break I1.
+/// The default of `Timing::action_time_limit`: the longest a key- or secret-changing action
+/// may take once started (adapters bound each call; Publish makes three).
 pub const MAX_ACTION_TIME: chrono::Duration = chrono::Duration::seconds(30);
 
 impl Driver {
     /// Performs one action. `Ok(None)` means the action has no result the core waits for
     /// (a sent step, an alert) or was dropped because its lease ran out.
     pub(super) async fn perform(&self, rotation: &Rotation, action: Action) -> Result<Option<Event>, DriverError> {
+        // An action starts only if it can finish before its lease ends: another instance
+        // re-issues it when the lease is over, and a first attempt landing after that (a
+        // regenerate after the new value was published) would break I1.
         if let Some(not_after) = action.not_after() {
-            if self.clock.now() + MAX_ACTION_TIME >= not_after {
+            let limit = chrono::Duration::seconds(rotation.plan.timing.action_time_limit.as_secs() as i64);
+            if self.clock.now() + limit >= not_after {
                 tracing::info!(rotation = %rotation.id, ?action, "lease ran out before the action started; the next tick re-issues it");
                 return Ok(None);
             }

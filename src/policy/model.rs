@@ -185,8 +185,21 @@ impl Ctx<'_> {
                 return Err(self.err(r.span(), "timing.resend_every", "must be longer than 0s"));
             }
         }
+        let lease_span = raw.action_lease.as_ref().map(Spanned::span);
+        let action_lease = raw.action_lease.map_or(d.action_lease, Spanned::into_inner);
+        let action_time_limit = match raw.action_time_limit {
+            Some(limit) if limit.get_ref().as_secs() == 0 || limit.get_ref().as_secs() >= action_lease.as_secs() => {
+                return Err(self.err(limit.span(), "timing.action_time_limit", "must be longer than 0s and shorter than timing.action_lease"));
+            }
+            Some(limit) => limit.into_inner(),
+            None if d.action_time_limit.as_secs() >= action_lease.as_secs() => {
+                return Err(self.err(lease_span.unwrap_or(0..0), "timing.action_lease", "must be longer than the default action_time_limit (30s), or set timing.action_time_limit"));
+            }
+            None => d.action_time_limit,
+        };
         Ok(Timing {
-            action_lease: raw.action_lease.unwrap_or(d.action_lease),
+            action_lease,
+            action_time_limit,
             resend_every: raw.resend_every.map_or(d.resend_every, Spanned::into_inner),
             operation_timeout: raw.operation_timeout.unwrap_or(d.operation_timeout),
             max_transient_failures: raw.max_transient_failures.unwrap_or(d.max_transient_failures),

@@ -35,7 +35,8 @@ pub(super) struct RawDefaults {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTiming {
-    pub action_lease: Option<HumanDuration>,
+    pub action_lease: Option<Spanned<HumanDuration>>,
+    pub action_time_limit: Option<Spanned<HumanDuration>>,
     pub resend_every: Option<Spanned<HumanDuration>>,
     pub operation_timeout: Option<HumanDuration>,
     pub max_transient_failures: Option<u32>,
