@@ -1,7 +1,7 @@
 //! Performing one action against the ports and turning its result into an event.
 
 use super::{Driver, DriverError};
-use crate::core::{Action, Event, ProviderResult, Rotation};
+use crate::core::{Action, Event, Phase, ProviderResult, Rotation};
 use crate::ports::{ProviderError, PublishRequest, RegenerateOutcome};
 
 /// The default of `Timing::action_time_limit`: the longest a key- or secret-changing action
@@ -31,7 +31,13 @@ impl Driver {
             Action::Regenerate { slot, force, .. } => {
                 let provider = self.providers.provider(plan)?;
                 tracing::info!(rotation = %rotation.id, %slot, force, "regenerating key");
-                let result = provider_result(provider.regenerate(slot, force).await);
+                // The old slot's new value is never kept (DESIGN, Retire); the provider is told.
+                let outcome = if rotation.phase == Phase::Retire {
+                    provider.retire(slot, force).await
+                } else {
+                    provider.regenerate(slot, force).await
+                };
+                let result = provider_result(outcome);
                 Ok(Some(Event::Regenerated { slot, result }))
             }
             Action::PollOperation { slot, operation, .. } => {

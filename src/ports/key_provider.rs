@@ -63,6 +63,14 @@ pub trait KeyProvider: Send + Sync {
     /// provider skip its own safety check (Cosmos DB `SkipAccountKeysLastUsageCheck`).
     async fn regenerate(&self, slot: Slot, force: bool) -> Result<RegenerateOutcome, ProviderError>;
 
+    /// Regenerates the old active slot at the end of a rotation (phase Retire). Its new value
+    /// is never read, published or kept (DESIGN, Retire): a provider that keeps new values
+    /// somewhere until Publish reads them (Redis, whose passwords cannot be read back)
+    /// overrides this to skip that. Safe to repeat, like `regenerate`.
+    async fn retire(&self, slot: Slot, force: bool) -> Result<RegenerateOutcome, ProviderError> {
+        self.regenerate(slot, force).await
+    }
+
     /// Polls a long-running regenerate started earlier.
     async fn poll(&self, operation: &str) -> Result<RegenerateOutcome, ProviderError>;
 

@@ -17,7 +17,7 @@ use super::acl::{flags_field, password_hash, passwords_field};
 use super::connect::{describe_error, RedisEndpoint};
 use super::credential::UserPassword;
 use super::password::strong_password;
-use super::staging::Staging;
+use super::staging::{Keep, Staging};
 use super::vault::{failed, in_use, required_value, InUse};
 use crate::domain::{SecretValue, Slot};
 use crate::ports::{KeyAuthStatus, KeyProvider, ProviderError, RegenerateOutcome, SecretRef, SecretStore};
@@ -139,6 +139,22 @@ impl KeyProvider for SelfHostedProvider {
     }
 
     async fn regenerate(&self, slot: Slot, _force: bool) -> Result<RegenerateOutcome, ProviderError> {
+        self.replace_password(slot, Keep::Staged).await
+    }
+
+    async fn retire(&self, slot: Slot, _force: bool) -> Result<RegenerateOutcome, ProviderError> {
+        self.replace_password(slot, Keep::Nowhere).await
+    }
+
+    async fn poll(&self, _operation: &str) -> Result<RegenerateOutcome, ProviderError> {
+        Ok(RegenerateOutcome::Done)
+    }
+}
+
+impl SelfHostedProvider {
+    /// Replaces the password that is not in use (the one Key Vault's current version does not
+    /// hold) with a new strong one, in one atomic `ACL SETUSER`.
+    async fn replace_password(&self, slot: Slot, keep_new: Keep) -> Result<RegenerateOutcome, ProviderError> {
         let user = &self.config.user;
         let mut conn = self.admin().await?;
         let hashes = self.user_hashes(&mut conn).await?;
@@ -166,7 +182,9 @@ impl KeyProvider for SelfHostedProvider {
             None => None,
         };
         let new = UserPassword::new(user, strong_password());
-        self.staging.put(slot, &new).await.map_err(|e| failed(e, true))?;
+        if keep_new == Keep::Staged {
+            self.staging.put(slot, &new).await.map_err(|e| failed(e, true))?;
+        }
         let mut cmd = ::redis::cmd("ACL");
         cmd.arg("SETUSER").arg(user).arg("resetpass");
         if let Some(hash) = &keep {
@@ -178,10 +196,6 @@ impl KeyProvider for SelfHostedProvider {
             .await
             .map_err(|e| failed(format!("ACL SETUSER {user} on {}: {e}", self.config.endpoint.display()), true))?;
         tracing::info!(provider = %self.describe(), %slot, kept_password_in_use = keep.is_some(), "ACL user password replaced");
-        Ok(RegenerateOutcome::Done)
-    }
-
-    async fn poll(&self, _operation: &str) -> Result<RegenerateOutcome, ProviderError> {
         Ok(RegenerateOutcome::Done)
     }
 }

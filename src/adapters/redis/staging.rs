@@ -9,15 +9,22 @@
 //! password — harmless, because the core repeats the regenerate (and the self-hosted provider
 //! checks the staged value against the user's password hashes before using it).
 //!
-//! One consequence, stated plainly: the retired slot's new value is staged too (the provider
-//! cannot tell a standby regenerate from a retirement). It opens nothing the current Key Vault
-//! version does not already open, and the next rotation overwrites it.
+//! Only standby values are staged: the driver calls `KeyProvider::retire` for the old slot at
+//! the end of a rotation, and that value is kept nowhere (DESIGN, Retire).
 
 use crate::domain::{RotationId, Slot};
 use crate::ports::{PublishRequest, SecretRef, SecretStore};
 use std::sync::Arc;
 
 use super::credential::{UserPassword, CONTENT_TYPE};
+
+/// Where a new password goes besides Redis: a standby value is staged for Publish; a retired
+/// one is kept nowhere.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keep {
+    Staged,
+    Nowhere,
+}
 
 /// The staging secret of one credential.
 #[derive(Clone)]

@@ -14,7 +14,7 @@ use super::client::{CloudClient, CloudError};
 use super::task::{next_poll_delay, poll_once, Operation, PollResult, TaskState, TaskStateUpdate};
 use crate::adapters::redis::credential::UserPassword;
 use crate::adapters::redis::password::strong_password;
-use crate::adapters::redis::staging::Staging;
+use crate::adapters::redis::staging::{Keep, Staging};
 use crate::adapters::redis::vault::{failed, in_use, InUse};
 use crate::domain::{SecretValue, Slot};
 use crate::ports::{KeyAuthStatus, KeyProvider, ProviderError, RegenerateOutcome, SecretRef, SecretStore};
@@ -168,6 +168,28 @@ impl KeyProvider for AlternatingUsersProvider {
     }
 
     async fn regenerate(&self, slot: Slot, _force: bool) -> Result<RegenerateOutcome, ProviderError> {
+        self.replace_password(slot, Keep::Staged).await
+    }
+
+    async fn retire(&self, slot: Slot, _force: bool) -> Result<RegenerateOutcome, ProviderError> {
+        self.replace_password(slot, Keep::Nowhere).await
+    }
+
+    async fn poll(&self, operation: &str) -> Result<RegenerateOutcome, ProviderError> {
+        let op = Operation::decode(operation).map_err(|e| failed(e, false))?;
+        match poll_once(&self.client, &op).await {
+            Ok(PollResult::Done) => Ok(RegenerateOutcome::Done),
+            Ok(PollResult::Pending(next)) => Ok(self.pending(next)),
+            Err(CloudError::NotFound(detail)) => Err(failed(detail, false)),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl AlternatingUsersProvider {
+    /// Sets a new strong password on the slot's ACL user (never the user Key Vault's current
+    /// version names), staging it for Publish when it is a standby value.
+    async fn replace_password(&self, slot: Slot, keep_new: Keep) -> Result<RegenerateOutcome, ProviderError> {
         self.check_default_user_off().await?;
         let users = self.users().await?;
         let target = match slot {
@@ -184,23 +206,15 @@ impl KeyProvider for AlternatingUsersProvider {
             }
         }
         let new = UserPassword::new(&target.name, strong_password());
-        self.staging.put(slot, &new).await.map_err(|e| failed(e, true))?;
+        if keep_new == Keep::Staged {
+            self.staging.put(slot, &new).await.map_err(|e| failed(e, true))?;
+        }
         let body = self.client.put(&format!("/acl/users/{}", target.id), &json!({ "password": new.password.expose() })).await?;
         let task = TaskStateUpdate::parse(&body)?;
         tracing::info!(provider = %self.describe(), %slot, task = %task.task_id, "ACL user password change submitted");
         match task.state() {
             TaskState::Failed(detail) => Err(failed(detail, false)),
             _ => Ok(self.pending(Operation::Task { task: task.task_id, user: target.id, not_found: 0, polls: 0 })),
-        }
-    }
-
-    async fn poll(&self, operation: &str) -> Result<RegenerateOutcome, ProviderError> {
-        let op = Operation::decode(operation).map_err(|e| failed(e, false))?;
-        match poll_once(&self.client, &op).await {
-            Ok(PollResult::Done) => Ok(RegenerateOutcome::Done),
-            Ok(PollResult::Pending(next)) => Ok(self.pending(next)),
-            Err(CloudError::NotFound(detail)) => Err(failed(detail, false)),
-            Err(e) => Err(e.into()),
         }
     }
 }
