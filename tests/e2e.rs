@@ -7,6 +7,7 @@ mod support;
 
 use keyrelay::core::Phase;
 use keyrelay::twin::stack::Behaviour;
+use support::stack::regenerated;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,16 +91,6 @@ async fn at_trace_level_no_key_value_appears_in_logs_state_messages_or_evidence(
     }
     assert_eq!(hits, Vec::<String>::new(), "key values leaked");
     eprintln!("scanned {} sources ({} bytes) for {} key values: 0 hits", written.len(), written.iter().map(|(_, t)| t.len()).sum::<usize>(), keys.len());
-}
-
-/// The regenerate calls the ARM twin answered successfully, as (key type) strings.
-fn regenerated(s: &keyrelay::twin::stack::Stack) -> Vec<String> {
-    s.arm
-        .seen()
-        .into_iter()
-        .filter(|r| r.method == "POST" && r.path.to_ascii_lowercase().ends_with("/regeneratekey") && r.status < 300)
-        .map(|r| r.body.map(|b| b["keyType"].to_string()).unwrap_or_default())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

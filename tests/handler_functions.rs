@@ -245,17 +245,7 @@ async fn poison_commands_are_rejected_once_and_change_nothing() {
     w.driver.start(w.plan.clone(), keyrelay::core::Trigger::Schedule).await.unwrap();
     let before = w.snapshot();
     let huge = "x".repeat(10 * 1024 * 1024);
-    let cases: Vec<(Vec<u8>, &str)> = vec![
-        (service_bus_invocation("command", "not json at all", "p1", 1), "not JSON"),
-        (service_bus_invocation("command", r#"{"schema":"keyrelay.command/v9","command":"wake"}"#, "p2", 1), "unknown message schema"),
-        (service_bus_invocation("command", r#"{"command":"wake","rotation":"x"}"#, "p3", 1), "no \"schema\""),
-        (service_bus_invocation("command", r#"{"schema":"keyrelay.command/v1","command":"rotate","credential":"nobody","trigger":{"kind":"schedule"}}"#, "p4", 1), "not in the policy"),
-        (service_bus_invocation("command", r#"{"schema":"keyrelay.command/v1","command":"wake","rotation":"missing-1"}"#, "p5", 1), "not found"),
-        (service_bus_invocation("command", r#"{"schema":"keyrelay.command/v1","command":"wake","rotation":"r","extra":true}"#, "p6", 1), "unknown field"),
-        (br#"{"Data":{},"Metadata":{}}"#.to_vec(), "no Data.command"),
-        (b"{not an envelope".to_vec(), "not JSON"),
-        (format!(r#"{{"Data":{{"command":"{huge}"}},"Metadata":{{}}}}"#).into_bytes(), "exceeds"),
-    ];
+    let cases = poison_commands(&huge);
     for (body, expected) in cases {
         let (status, answer) = w.post("rotation-commands", body).await;
         assert_eq!(status, StatusCode::OK, "{expected}");
@@ -346,17 +336,6 @@ async fn sweeper_stalls_a_rotation_whose_deadline_passed() {
     assert_eq!(w.provider.regenerations(), vec![Slot::Secondary]);
 }
 
-/// The function a fixture request is for, by its trigger.
-fn function_for(file: &str) -> &'static str {
-    match file {
-        f if f.starts_with("eventGridTrigger") => "keyvault-events",
-        f if f.starts_with("httpTrigger") => "api",
-        f if f.starts_with("serviceBusTrigger.ConsumerAck") => "reload-acks",
-        f if f.starts_with("serviceBusTrigger") || f.starts_with("queueTrigger") => "rotation-commands",
-        _ => "schedule",
-    }
-}
-
 /// A host simulator over real TCP: the handler served on a random port, probed with `GET /`
 /// until it answers, then every request in fixtures/functions/requests posted as the host
 /// would. Each answer is 2xx with the `{Outputs, Logs, ReturnValue}` envelope, and none of
@@ -378,28 +357,12 @@ async fn host_simulator_replays_every_fixture_request_over_tcp() {
     }
     assert!(ready, "GET / never answered");
     let before = w.snapshot();
-    let dir = fixtures_dir().join("functions/requests");
-    let mut files: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    files.sort();
-    assert!(files.len() >= 11, "{files:?}");
-    for file in files {
-        let mut body = fixture(&format!("functions/requests/{file}"));
-        if file == "timer.TimerInfo.doc.json" {
-            // The documented TimerInfo alone, wrapped as the host wraps a trigger value.
-            body = format!(r#"{{"Data":{{"timer":{body}}},"Metadata":{{}}}}"#);
-        }
-        for function in [function_for(&file), if file.starts_with("timer") { "sweeper" } else { function_for(&file) }] {
-            let response = client
-                .post(format!("http://{addr}/{function}"))
-                .header("Content-Type", "application/json")
-                .header("X-Azure-Functions-InvocationId", "0f8fad5b-d9cb-469f-a165-70867728950e")
-                .body(body.clone())
-                .send()
-                .await
-                .unwrap();
-            assert!(response.status().is_success(), "{file} -> {function}: {}", response.status());
-            let answer: Value = response.json().await.unwrap();
-            assert!(answer["Outputs"].is_object() && answer["Logs"].is_array() && answer.get("ReturnValue").is_some(), "{file}: {answer}");
+    let base = format!("http://{addr}");
+    for FixtureRequest { file, body, functions } in fixture_requests() {
+        for function in functions {
+            let (status, answer) = post_http(&client, &base, function, body.clone()).await;
+            assert!((200..300).contains(&status), "{file} -> {function}: {status}");
+            assert!(is_invocation_response(&answer), "{file}: {answer}");
             if function == "api" {
                 let (status, _) = http_output(&answer);
                 assert!(status == 200 || status == 404, "{file}: {status}");
@@ -418,21 +381,10 @@ async fn wrong_types_and_missing_fields() {
     let w = World::new(10);
     w.driver.start(w.plan.clone(), keyrelay::core::Trigger::Schedule).await.unwrap();
     let before = w.snapshot();
-    let weird_meta = json!({"DeliveryCount": {}, "MessageId": 7, "EnqueuedTimeUtc": "yesterday", "sys": "nope"});
-    for (function, data, expected) in [
-        ("rotation-commands", json!({"command": 42}), "must be a JSON object"),
-        ("rotation-commands", json!({"command": [1, 2]}), "must be a JSON object"),
-        ("reload-acks", json!({"message": true}), "rejected ack"),
-        ("reload-acks", json!({"message": {"schema": "keyrelay.ack/v1", "rotationId": 5}}), "not a valid keyrelay.ack/v1"),
-        ("reload-acks", json!({"message": {"schema": "keyrelay.heartbeat/v1"}}), "rejected heartbeat"),
-        ("keyvault-events", json!({"event": 5}), "must be a JSON object"),
-        ("keyvault-events", json!({"event": {"eventType": "Microsoft.KeyVault.SecretNearExpiry", "data": "x"}}), "data must be an object"),
-        ("keyvault-events", json!({}), "no Data.event"),
-    ] {
-        let envelope = json!({"Data": data, "Metadata": weird_meta});
+    for (function, envelope, expected) in malformed_invocations() {
         let (status, answer) = w.post(function, envelope.to_string()).await;
-        assert_eq!(status, StatusCode::OK, "{function} {data}");
-        assert!(logs(&answer).contains(expected), "{function} {data}: {}", logs(&answer));
+        assert_eq!(status, StatusCode::OK, "{function} {envelope}");
+        assert!(logs(&answer).contains(expected), "{function} {envelope}: {}", logs(&answer));
     }
     // A timer value of the wrong shape still runs the schedule (the timer info is advisory).
     let (status, _) = w.post("schedule", json!({"Data": {"timer": "garbage"}}).to_string()).await;

@@ -292,3 +292,101 @@ pub fn http_output(v: &Value) -> (u16, Value) {
     let body = res["body"].as_str().expect("res.body is a string");
     (status, serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_string())))
 }
+
+/// The function a fixture request is for, by its trigger.
+pub fn function_for(file: &str) -> &'static str {
+    match file {
+        f if f.starts_with("eventGridTrigger") => "keyvault-events",
+        f if f.starts_with("httpTrigger") => "api",
+        f if f.starts_with("serviceBusTrigger.ConsumerAck") => "reload-acks",
+        f if f.starts_with("serviceBusTrigger") || f.starts_with("queueTrigger") => "rotation-commands",
+        _ => "schedule",
+    }
+}
+
+/// One fixture request as the host would post it, and the functions it is replayed to.
+pub struct FixtureRequest {
+    pub file: String,
+    pub body: String,
+    pub functions: Vec<&'static str>,
+}
+
+/// Every request in fixtures/functions/requests, sorted by file name. Timer payloads go to
+/// both timer functions; the documented TimerInfo alone is wrapped as the host wraps a
+/// trigger value.
+pub fn fixture_requests() -> Vec<FixtureRequest> {
+    let dir = fixtures_dir().join("functions/requests");
+    let mut files: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    assert!(files.len() >= 11, "{files:?}");
+    files
+        .into_iter()
+        .map(|file| {
+            let mut body = fixture(&format!("functions/requests/{file}"));
+            if file == "timer.TimerInfo.doc.json" {
+                body = format!(r#"{{"Data":{{"timer":{body}}},"Metadata":{{}}}}"#);
+            }
+            let function = function_for(&file);
+            let functions = if file.starts_with("timer") { vec![function, "sweeper"] } else { vec![function] };
+            FixtureRequest { file, body, functions }
+        })
+        .collect()
+}
+
+/// Posts one invocation to a handler listening at `base` (e.g. `http://127.0.0.1:port`) over
+/// real HTTP: (HTTP status, parsed body or text).
+pub async fn post_http(client: &reqwest::Client, base: &str, function: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+    let response = client
+        .post(format!("{base}/{function}"))
+        .header("Content-Type", "application/json")
+        .header("X-Azure-Functions-InvocationId", "0f8fad5b-d9cb-469f-a165-70867728950e")
+        .body(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST /{function}: {e}"));
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.unwrap();
+    let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, value)
+}
+
+/// True if `v` is the custom handler's `{Outputs, Logs, ReturnValue}` response.
+pub fn is_invocation_response(v: &Value) -> bool {
+    v["Outputs"].is_object() && v["Logs"].is_array() && v.get("ReturnValue").is_some()
+}
+
+/// Poison for `rotation-commands` (bad JSON, unknown schema, missing schema, unknown
+/// credential or rotation, unknown field, no command, a body over the limit built from
+/// `huge`) and the words the `rejected` log line must contain.
+pub fn poison_commands(huge: &str) -> Vec<(Vec<u8>, &'static str)> {
+    vec![
+        (service_bus_invocation("command", "not json at all", "p1", 1), "not JSON"),
+        (service_bus_invocation("command", r#"{"schema":"keyrelay.command/v9","command":"wake"}"#, "p2", 1), "unknown message schema"),
+        (service_bus_invocation("command", r#"{"command":"wake","rotation":"x"}"#, "p3", 1), "no \"schema\""),
+        (service_bus_invocation("command", r#"{"schema":"keyrelay.command/v1","command":"rotate","credential":"nobody","trigger":{"kind":"schedule"}}"#, "p4", 1), "not in the policy"),
+        (service_bus_invocation("command", r#"{"schema":"keyrelay.command/v1","command":"wake","rotation":"missing-1"}"#, "p5", 1), "not found"),
+        (service_bus_invocation("command", r#"{"schema":"keyrelay.command/v1","command":"wake","rotation":"r","extra":true}"#, "p6", 1), "unknown field"),
+        (br#"{"Data":{},"Metadata":{}}"#.to_vec(), "no Data.command"),
+        (b"{not an envelope".to_vec(), "not JSON"),
+        (format!(r#"{{"Data":{{"command":"{huge}"}},"Metadata":{{}}}}"#).into_bytes(), "exceeds"),
+    ]
+}
+
+/// Trigger invocations with fields missing or of the wrong type (Data and Metadata alike):
+/// (function, envelope, what its log must say).
+pub fn malformed_invocations() -> Vec<(&'static str, Value, &'static str)> {
+    let weird_meta = json!({"DeliveryCount": {}, "MessageId": 7, "EnqueuedTimeUtc": "yesterday", "sys": "nope"});
+    [
+        ("rotation-commands", json!({"command": 42}), "must be a JSON object"),
+        ("rotation-commands", json!({"command": [1, 2]}), "must be a JSON object"),
+        ("reload-acks", json!({"message": true}), "rejected ack"),
+        ("reload-acks", json!({"message": {"schema": "keyrelay.ack/v1", "rotationId": 5}}), "not a valid keyrelay.ack/v1"),
+        ("reload-acks", json!({"message": {"schema": "keyrelay.heartbeat/v1"}}), "rejected heartbeat"),
+        ("keyvault-events", json!({"event": 5}), "must be a JSON object"),
+        ("keyvault-events", json!({"event": {"eventType": "Microsoft.KeyVault.SecretNearExpiry", "data": "x"}}), "data must be an object"),
+        ("keyvault-events", json!({}), "no Data.event"),
+    ]
+    .into_iter()
+    .map(|(function, data, expected)| (function, json!({"Data": data, "Metadata": weird_meta}), expected))
+    .collect()
+}

@@ -74,3 +74,13 @@ impl E2e {
         stalled
     }
 }
+
+/// The regenerate calls the ARM twin answered successfully, as (key type) strings.
+pub fn regenerated(s: &Stack) -> Vec<String> {
+    s.arm
+        .seen()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.to_ascii_lowercase().ends_with("/regeneratekey") && r.status < 300)
+        .map(|r| r.body.map(|b| b["keyType"].to_string()).unwrap_or_default())
+        .collect()
+}

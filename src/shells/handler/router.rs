@@ -3,7 +3,8 @@
 
 use super::envelope::{Invocation, InvocationResponse};
 use super::{poison, Handler, FUNCTIONS};
-use axum::body::{to_bytes, Body};
+use axum::body::{Body, Bytes};
+use futures::StreamExt;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +16,11 @@ use tracing::Instrument;
 /// Largest invocation accepted. Service Bus standard-tier messages are at most 256 KiB and the
 /// host repeats a JSON body's top-level properties in Metadata; anything bigger is poison.
 pub const MAX_INVOCATION_BYTES: usize = 1024 * 1024;
+
+/// How much of an oversized body is read and dropped before answering. Answering while the
+/// host is still sending makes the server close the connection, and the host then sees a
+/// reset instead of the poison answer, and retries; past this much it may.
+const DRAIN_LIMIT_BYTES: usize = 128 * 1024 * 1024;
 
 pub fn router(handler: Arc<Handler>) -> Router {
     Router::new()
@@ -37,9 +43,8 @@ async fn invoke(State(h): State<Arc<Handler>>, Path(function): Path<String>, hea
 }
 
 async fn run(h: Arc<Handler>, function: &'static str, body: Body) -> Response {
-    let bytes = match to_bytes(body, MAX_INVOCATION_BYTES).await {
-        Ok(b) => b,
-        Err(_) => return too_large(function),
+    let Some(bytes) = read_limited(body).await else {
+        return too_large(function);
     };
     let invocation = match Invocation::parse(&bytes) {
         Ok(inv) => inv,
@@ -53,6 +58,24 @@ async fn run(h: Arc<Handler>, function: &'static str, body: Body) -> Response {
             (StatusCode::INTERNAL_SERVER_ERROR, Json(resp)).into_response()
         }
     }
+}
+
+/// The body if it is at most [`MAX_INVOCATION_BYTES`] and could be read; otherwise `None`,
+/// after reading the rest of it (up to [`DRAIN_LIMIT_BYTES`]) so the answer is delivered.
+async fn read_limited(body: Body) -> Option<Bytes> {
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.ok()?;
+        total += chunk.len();
+        if total <= MAX_INVOCATION_BYTES {
+            kept.extend_from_slice(&chunk);
+        } else if total > DRAIN_LIMIT_BYTES {
+            break;
+        }
+    }
+    (total <= MAX_INVOCATION_BYTES).then(|| Bytes::from(kept))
 }
 
 fn ok(resp: InvocationResponse) -> Response {
