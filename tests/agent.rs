@@ -514,3 +514,17 @@ async fn probes_time_out_and_a_listening_port_passes_the_tcp_probe() {
     assert!(detail.contains(&format!("tcp connect to 127.0.0.1:{port} ok")), "{detail}");
     assert!(detail.contains("command probe sleep failed after 1 try: no answer within 1s"), "{detail}");
 }
+
+#[tokio::test]
+async fn a_late_step_naming_a_version_that_is_no_longer_current_is_completed_without_applying_it() {
+    let w = world(FILE_HOOK);
+    // A later rotation published a newer version before this step (of an earlier one) arrived.
+    let secret = SecretRef { vault: "kv.vault.azure.net".into(), name: "orders-cache-key".into() };
+    w.secrets.seed(&secret, SecretValue::new("newer-key"), Some(Slot::Primary), chrono::Utc::now());
+    w.steps.push_step(&step("web", "orders-cache", &w.id, 1));
+    let processed = w.agent.process_one().await.unwrap().unwrap();
+    assert!(matches!(processed, Processed::Stale { .. }), "{processed:?}");
+    assert!(w.acks.acks().is_empty(), "a stale step is not acked");
+    assert!(!w.dir.path().join("orders-cache.key").exists(), "a stale step is not loaded");
+    assert_eq!((w.steps.completed(), w.steps.abandoned()), (1, 0));
+}

@@ -81,6 +81,13 @@ pub fn deliver_step(w: &mut World, secrets: &MemorySecrets, i: usize, step: &Ste
         return;
     }
     let cred = w.consumers[i].cred;
+    // A consumer that follows the protocol applies only a step naming the secret's current
+    // version (docs/consumer-protocol.md): a late step of an earlier rotation is dropped.
+    let current = secrets.current_value(&w.creds[cred].plan.secret).map(|(info, _)| info.id.version);
+    if current.as_ref() != Some(&step.secret_id.version) && behavior != Behavior::WrongVersion {
+        trace!(w, "consumer {} dropped stale step {} (version {})", w.consumers[i].id, step.message_id(), step.secret_id.version);
+        return;
+    }
     let Some(value) = read_version(secrets, &step.secret_id) else { return };
     let Some(gen) = World::gen_of_value(&value) else { return };
     let healthy = w.creds[cred].is_live(gen);

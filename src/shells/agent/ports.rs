@@ -6,7 +6,7 @@
 //! plug in whatever transport it already has.
 
 use crate::domain::{SecretId, SecretValue};
-use crate::ports::{SecretStore, SecretStoreError};
+use crate::ports::{SecretRef, SecretStore, SecretStoreError};
 use crate::protocol::{Ack, Heartbeat};
 use async_trait::async_trait;
 use std::time::Duration;
@@ -57,6 +57,9 @@ pub trait StepSource: Send + Sync {
 #[async_trait]
 pub trait SecretFetcher: Send + Sync {
     async fn fetch(&self, id: &SecretId) -> Result<SecretValue, SecretStoreError>;
+
+    /// The secret's current version: a step naming any other is stale (see the runner).
+    async fn current_version(&self, secret: &SecretRef) -> Result<Option<SecretId>, SecretStoreError>;
 }
 
 /// Every secret store keyrelay has (Key Vault, memory) can serve the agent.
@@ -64,6 +67,10 @@ pub trait SecretFetcher: Send + Sync {
 impl<T: SecretStore + ?Sized> SecretFetcher for T {
     async fn fetch(&self, id: &SecretId) -> Result<SecretValue, SecretStoreError> {
         self.read(id).await
+    }
+
+    async fn current_version(&self, secret: &SecretRef) -> Result<Option<SecretId>, SecretStoreError> {
+        Ok(self.current(secret).await?.map(|info| info.id))
     }
 }
 

@@ -71,6 +71,17 @@ pub enum Processed {
     Invalid { reason: String },
     /// A failure a retry can fix: abandoned, so it is delivered again.
     Retry { reason: String },
+    /// Names a version that is no longer the secret's current one (a step of an earlier
+    /// rotation delivered late): completed, not applied, not acked.
+    Stale { message_id: String },
+}
+
+/// What fetching, reloading and probing a step came to.
+enum Applied {
+    /// Ack healthy or not, with a detail, proving possession of the key when there is one.
+    Ack(bool, String, Option<SecretValue>),
+    /// The step names a version that is no longer the secret's current one.
+    Stale { current: SecretVersion },
 }
 
 /// The version of each credential the consumer runs on.
@@ -211,7 +222,16 @@ impl Agent {
             "step received"
         );
         let (healthy, detail, key) = match self.apply(delivery, &step).await {
-            Ok(outcome) => outcome,
+            Ok(Applied::Ack(healthy, detail, key)) => (healthy, detail, key),
+            Ok(Applied::Stale { current }) => {
+                tracing::warn!(
+                    message_id = %message_id,
+                    version = %step.secret_id.version,
+                    current = %current,
+                    "step names a version that is no longer current; completed without applying it"
+                );
+                return Processed::Stale { message_id };
+            }
             Err(reason) => {
                 tracing::warn!(message_id = %message_id, reason = %reason, "step will be retried");
                 return Processed::Retry { reason };
@@ -235,12 +255,12 @@ impl Agent {
 
     /// Fetch, reload and probe. `Err` only for failures worth a redelivery; everything else
     /// becomes an (un)healthy ack.
-    async fn apply(&self, delivery: &Delivery, step: &Step) -> Result<(bool, String, Option<SecretValue>), String> {
+    async fn apply(&self, delivery: &Delivery, step: &Step) -> Result<Applied, String> {
         let Some(expected) = self.identity.credentials.get(&step.credential) else {
-            return Ok((false, format!("credential {} is not held by consumer {}", step.credential, self.identity.consumer), None));
+            return Ok(Applied::Ack(false, format!("credential {} is not held by consumer {}", step.credential, self.identity.consumer), None));
         };
         if step.secret_id.vault != expected.vault || step.secret_id.name != expected.name {
-            return Ok((
+            return Ok(Applied::Ack(
                 false,
                 format!(
                     "the step names secret {}/{}, but credential {} comes from {}/{}; not loaded",
@@ -252,14 +272,25 @@ impl Agent {
         let key = match self.transport.secrets.fetch(&step.secret_id).await {
             Ok(key) => key,
             Err(SecretStoreError::NotFound(_)) => {
-                return Ok((false, format!("secret version {} does not exist in Key Vault", step.secret_id), None))
+                return Ok(Applied::Ack(false, format!("secret version {} does not exist in Key Vault", step.secret_id), None))
             }
             Err(e) => return Err(format!("reading {} from Key Vault failed: {e}", step.secret_id)),
         };
+        // A late step of an earlier rotation must not move the consumer back to an older
+        // version: a later rotation may already be regenerating that version's slot, which is
+        // safe only because no consumer that follows the protocol still holds it.
+        let secret = SecretRef { vault: step.secret_id.vault.clone(), name: step.secret_id.name.clone() };
+        match self.transport.secrets.current_version(&secret).await {
+            Ok(Some(current)) if current.version != step.secret_id.version => {
+                return Ok(Applied::Stale { current: current.version });
+            }
+            Ok(_) => {}
+            Err(e) => return Err(format!("reading the current version of {} from Key Vault failed: {e}", secret.name)),
+        }
         let result = self.with_lock_renewal(delivery, self.reloader.reload(&step.credential, step, &key)).await;
         Ok(match result {
-            Ok(detail) => (true, detail, Some(key)),
-            Err(detail) => (false, detail, Some(key)),
+            Ok(detail) => Applied::Ack(true, detail, Some(key)),
+            Err(detail) => Applied::Ack(false, detail, Some(key)),
         })
     }
 

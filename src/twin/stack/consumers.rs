@@ -139,6 +139,10 @@ impl SecretFetcher for Confused {
         let real = self.0.fetch(id).await?;
         Ok(SecretValue::new(format!("{}-not-the-published-key", real.expose())))
     }
+
+    async fn current_version(&self, secret: &SecretRef) -> Result<Option<SecretId>, SecretStoreError> {
+        self.0.current_version(secret).await
+    }
 }
 
 /// A step source that keeps a copy of every message body it delivered (for leak scans).
