@@ -122,18 +122,7 @@ fn reloading() -> (Rotation, keyrelay::protocol::Step) {
 
 fn ack_healthy(r: &Rotation, step: &keyrelay::protocol::Step, at: DateTime<Utc>) -> Rotation {
     let key = keyrelay::domain::SecretValue::new("the-new-key");
-    let proof = keyrelay::protocol::proof_for(&key, &step.rotation_id, &step.consumer, &step.secret_id.version, &step.nonce);
-    let ack = keyrelay::protocol::Ack {
-        schema: keyrelay::protocol::ACK_SCHEMA.into(),
-        rotation_id: step.rotation_id.clone(),
-        consumer: step.consumer.clone(),
-        version: step.secret_id.version.clone(),
-        healthy: true,
-        detail: "ok".into(),
-        proof,
-        nonce: Some(step.nonce.clone()),
-        at: None,
-    };
+    let ack = keyrelay::protocol::Ack::answering(step, &key, true, "ok", None);
     core::handle(r, Event::Ack { ack, key: Some(key) }, at).rotation
 }
 

@@ -7,7 +7,7 @@ use keyrelay::core::{Phase, Plan, PlannedConsumer, Timing, Trigger};
 use keyrelay::domain::{ConsumerId, CredentialName, HumanDuration, Slot, Wave};
 use keyrelay::driver::{Driver, DriverError, Entropy, ProviderFactory, Started};
 use keyrelay::ports::{Clock, KeyProvider, SecretRef, SecretStore};
-use keyrelay::protocol::{proof_for, Ack, ACK_SCHEMA};
+use keyrelay::protocol::Ack;
 use std::sync::{Arc, Mutex};
 
 struct FixedClock(Mutex<DateTime<Utc>>);
@@ -75,19 +75,8 @@ async fn a_full_rotation_retires_the_old_key_only_after_every_ack() {
     while acked < 3 {
         for step in bus.drain() {
             let key = secrets.read(&step.secret_id).await.unwrap();
-            let proof = proof_for(&key, &step.rotation_id, &step.consumer, &step.secret_id.version, &step.nonce);
             assert_eq!(provider.regenerations(), vec![Slot::Secondary], "old key retired before every ack");
-            let ack = Ack {
-                schema: ACK_SCHEMA.into(),
-                rotation_id: step.rotation_id.clone(),
-                consumer: step.consumer.clone(),
-                version: step.secret_id.version.clone(),
-                healthy: true,
-                detail: "ok".into(),
-                proof,
-                nonce: Some(step.nonce.clone()),
-                at: None,
-            };
+            let ack = Ack::answering(&step, &key, true, "ok", None);
             driver.ack(ack).await.unwrap();
             acked += 1;
         }

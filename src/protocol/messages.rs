@@ -4,7 +4,8 @@
 //! name is refused instead of being half-understood. Unknown fields are refused too, so a
 //! typo in a consumer's ack is an error it sees rather than a silently dropped field.
 
-use crate::domain::{ConsumerId, CredentialName, Nonce, RotationId, SecretId, SecretVersion, Slot};
+use super::proof::proof_for;
+use crate::domain::{ConsumerId, CredentialName, Nonce, RotationId, SecretId, SecretValue, SecretVersion, Slot};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -94,6 +95,23 @@ parse_with_schema!(Ack, ACK_SCHEMA);
 parse_with_schema!(Heartbeat, HEARTBEAT_SCHEMA);
 
 impl Ack {
+    /// The answer to `step` by a consumer holding `key` (the value of the step's version), with
+    /// its proof of possession. Every ack keyrelay, its agent and its tests write is built here,
+    /// so the proof always covers exactly the fields the core verifies.
+    pub fn answering(step: &Step, key: &SecretValue, healthy: bool, detail: impl Into<String>, at: Option<DateTime<Utc>>) -> Ack {
+        Ack {
+            schema: ACK_SCHEMA.into(),
+            rotation_id: step.rotation_id.clone(),
+            consumer: step.consumer.clone(),
+            version: step.secret_id.version.clone(),
+            healthy,
+            detail: detail.into(),
+            proof: proof_for(key, &step.rotation_id, &step.consumer, &step.secret_id.version, &step.nonce),
+            nonce: Some(step.nonce.clone()),
+            at,
+        }
+    }
+
     /// The detail as kept in evidence: trimmed to [`MAX_DETAIL`] characters.
     pub fn bounded_detail(&self) -> String {
         self.detail.chars().take(MAX_DETAIL).collect()

@@ -7,7 +7,7 @@ use super::ports::read_version;
 use super::world::{trace, InFlight, World};
 use crate::adapters::memory::MemorySecrets;
 use crate::domain::{ConsumerId, RotationId, SecretVersion};
-use crate::protocol::{proof_for, Ack, Heartbeat, Step, ACK_SCHEMA, HEARTBEAT_SCHEMA};
+use crate::protocol::{proof_for, Ack, Heartbeat, Step, HEARTBEAT_SCHEMA};
 use chrono::Duration;
 use rand::Rng;
 use std::collections::HashSet;
@@ -93,17 +93,8 @@ pub fn deliver_step(w: &mut World, secrets: &MemorySecrets, i: usize, step: &Ste
     let healthy = w.creds[cred].is_live(gen);
     let c = &w.consumers[i];
     let old_value = World::value(cred, c.held);
-    let mut ack = Ack {
-        schema: ACK_SCHEMA.into(),
-        rotation_id: step.rotation_id.clone(),
-        consumer: c.id.clone(),
-        version: step.secret_id.version.clone(),
-        healthy,
-        detail: if healthy { "probe ok".into() } else { "probe failed: authentication refused".into() },
-        proof: proof_for(&value, &step.rotation_id, &c.id, &step.secret_id.version, &step.nonce),
-        nonce: Some(step.nonce.clone()),
-        at: Some(w.now),
-    };
+    let detail = if healthy { "probe ok" } else { "probe failed: authentication refused" };
+    let mut ack = Ack::answering(step, &value, healthy, detail, Some(w.now));
     let mut at = None;
     let switches = healthy && matches!(behavior, Behavior::Good | Behavior::Silent | Behavior::Late);
     match behavior {

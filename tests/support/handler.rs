@@ -11,7 +11,7 @@ use keyrelay::core::{Plan, PlannedConsumer, Rotation, Timing};
 use keyrelay::domain::{ConsumerId, CredentialName, HumanDuration, Slot, Wave};
 use keyrelay::driver::{Driver, DriverError, Entropy, ProviderFactory};
 use keyrelay::ports::{BusError, Clock, CommandQueue, KeyProvider, QueuedCommand, RotationStore, SecretRef, SecretStore};
-use keyrelay::protocol::{proof_for, Ack, Step, ACK_SCHEMA};
+use keyrelay::protocol::{Ack, Step};
 use keyrelay::shells::handler::{router, CatalogEntry, Handler, HandlerOptions, Orchestrator, StaticCatalog};
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -212,19 +212,7 @@ impl World {
     /// A valid ack for a step, signed with the version's real value.
     pub async fn ack_for(&self, step: &Step, healthy: bool) -> Value {
         let key = self.secrets.read(&step.secret_id).await.unwrap();
-        let proof = proof_for(&key, &step.rotation_id, &step.consumer, &step.secret_id.version, &step.nonce);
-        serde_json::to_value(Ack {
-            schema: ACK_SCHEMA.into(),
-            rotation_id: step.rotation_id.clone(),
-            consumer: step.consumer.clone(),
-            version: step.secret_id.version.clone(),
-            healthy,
-            detail: "PING ok".into(),
-            proof,
-            nonce: Some(step.nonce.clone()),
-            at: Some(self.clock.now()),
-        })
-        .unwrap()
+        serde_json::to_value(Ack::answering(step, &key, healthy, "PING ok", Some(self.clock.now()))).unwrap()
     }
 
     pub async fn in_flight(&self) -> Option<Rotation> {

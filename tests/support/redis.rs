@@ -9,7 +9,7 @@ use keyrelay::core::{Phase, Plan, PlannedConsumer, Rotation, Timing, Trigger};
 use keyrelay::domain::{ConsumerId, CredentialName, HumanDuration, SecretValue, Wave};
 use keyrelay::driver::{Driver, DriverError, OsEntropy, ProviderFactory, Started};
 use keyrelay::ports::{KeyProvider, SecretRef, SecretStore, SystemClock};
-use keyrelay::protocol::{proof_for, Ack, ACK_SCHEMA};
+use keyrelay::protocol::Ack;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,18 +60,8 @@ impl Harness {
                 let consumer = consumers.iter().find(|c| *c.id() == step.consumer).expect("step for a known consumer");
                 let key = self.secrets.read(&step.secret_id).await.expect("published version");
                 let healthy = consumer.reload(&key).await;
-                let proof = proof_for(&key, &step.rotation_id, &step.consumer, &step.secret_id.version, &step.nonce);
-                let ack = Ack {
-                    schema: ACK_SCHEMA.into(),
-                    rotation_id: step.rotation_id.clone(),
-                    consumer: step.consumer.clone(),
-                    version: step.secret_id.version.clone(),
-                    healthy,
-                    detail: if healthy { "reloaded".into() } else { "new credential refused".into() },
-                    proof,
-                    nonce: Some(step.nonce.clone()),
-                    at: None,
-                };
+                let detail = if healthy { "reloaded" } else { "new credential refused" };
+                let ack = Ack::answering(&step, &key, healthy, detail, None);
                 self.driver.ack(ack).await.expect("ack");
             }
             self.driver.sweep().await.expect("sweep");

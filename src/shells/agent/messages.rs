@@ -2,7 +2,7 @@
 //! MessageIds they travel under.
 
 use crate::domain::{ConsumerId, CredentialName, SecretValue, SecretVersion, Slot};
-use crate::protocol::{proof_for, Ack, Heartbeat, Step, ACK_SCHEMA, HEARTBEAT_SCHEMA};
+use crate::protocol::{Ack, Heartbeat, Step, HEARTBEAT_SCHEMA};
 use chrono::{DateTime, Utc};
 
 /// An ack for `step`. The proof is computed whenever the agent holds the key, healthy or not:
@@ -10,23 +10,10 @@ use chrono::{DateTime, Utc};
 /// key (the version could not be fetched) the proof is empty and keyrelay stalls the rotation
 /// on the failed proof, which is the right outcome for a consumer that could not load the key.
 pub fn ack_for(step: &Step, key: Option<&SecretValue>, healthy: bool, detail: &str, now: DateTime<Utc>) -> Ack {
-    let proof = key
-        .map(|k| proof_for(k, &step.rotation_id, &step.consumer, &step.secret_id.version, &step.nonce))
-        .unwrap_or_default();
-    let detail = match key {
-        Some(k) => redact(detail, k),
-        None => detail.to_string(),
-    };
-    let mut ack = Ack {
-        schema: ACK_SCHEMA.into(),
-        rotation_id: step.rotation_id.clone(),
-        consumer: step.consumer.clone(),
-        version: step.secret_id.version.clone(),
-        healthy,
-        detail,
-        proof,
-        nonce: Some(step.nonce.clone()),
-        at: Some(now),
+    // No key (the version could not be read): an empty proof, which keyrelay refuses.
+    let mut ack = match key {
+        Some(k) => Ack::answering(step, k, healthy, redact(detail, k), Some(now)),
+        None => Ack { proof: String::new(), ..Ack::answering(step, &SecretValue::new(""), healthy, detail, Some(now)) },
     };
     ack.detail = ack.bounded_detail();
     ack

@@ -4,7 +4,7 @@ use crate::core::{OperatorCommand, Event, Phase, Plan, PlannedConsumer, Rotation
 use crate::domain::{ConsumerId, CredentialName, HumanDuration, SecretValue, Slot, Wave};
 use crate::driver::{Driver, DriverError, OsEntropy, ProviderFactory, Started};
 use crate::ports::{KeyProvider, RotationStore, SecretRef, SecretStore, SystemClock};
-use crate::protocol::{proof_for, Ack, ACK_SCHEMA};
+use crate::protocol::Ack;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -141,18 +141,7 @@ pub async fn run_embedded(opts: &DemoOptions, out: &mut (impl Write + Send)) -> 
             }
             let value = secrets.read(&step.secret_id).await?;
             *c.key.lock().unwrap() = value.clone();
-            let proof = proof_for(&value, &step.rotation_id, &step.consumer, &step.secret_id.version, &step.nonce);
-            let ack = Ack {
-                schema: ACK_SCHEMA.into(),
-                rotation_id: step.rotation_id.clone(),
-                consumer: step.consumer.clone(),
-                version: step.secret_id.version.clone(),
-                healthy: true,
-                detail: "requests succeed with the new key".into(),
-                proof,
-                nonce: Some(step.nonce.clone()),
-                at: Some(chrono::Utc::now()),
-            };
+            let ack = Ack::answering(&step, &value, true, "requests succeed with the new key", Some(chrono::Utc::now()));
             tokio::time::sleep(Duration::from_millis(50)).await;
             driver.ack(ack).await?;
         }
