@@ -203,20 +203,13 @@ mod on_the_twin {
     use keyrelay::adapters::azure::servicebus::{ServiceBusAuth, ServiceBusNamespace, ServiceBusReceiver, ServiceBusStepBus};
     use keyrelay::adapters::memory::MemoryStore;
     use keyrelay::adapters::azure::http::HttpOptions;
-    use keyrelay::driver::{Driver, DriverError, OsEntropy, ProviderFactory};
-    use keyrelay::ports::{KeyProvider, SecretStore};
+    use keyrelay::driver::{Driver, OsEntropy, SingleProvider};
+    use keyrelay::ports::SecretStore;
     use keyrelay::protocol::Ack;
     use keyrelay::twin::keyvault::KeyVaultTwin;
     use keyrelay::twin::servicebus::broker::EntitySettings;
     use keyrelay::twin::servicebus::ServiceBusTwin;
     use std::collections::BTreeMap;
-
-    struct One(Arc<dyn KeyProvider>);
-    impl ProviderFactory for One {
-        fn provider(&self, _: &keyrelay::core::Plan) -> Result<Arc<dyn KeyProvider>, DriverError> {
-            Ok(self.0.clone())
-        }
-    }
 
     /// The Key Vault and Service Bus twins (steps topic with web's subscription, acks queue),
     /// a TLS redis-server whose user `app` has two passwords, Key Vault seeded, and keyrelay's
@@ -256,7 +249,7 @@ mod on_the_twin {
                 store: Arc::new(MemoryStore::new()),
                 secrets: secrets.clone(),
                 steps: Arc::new(ServiceBusStepBus::new(&namespace, "reload-steps").unwrap()),
-                providers: Arc::new(One(provider)),
+                providers: Arc::new(SingleProvider(provider)),
                 clock: Arc::new(SystemClock),
                 entropy: Arc::new(OsEntropy),
             };

@@ -8,8 +8,8 @@ use keyrelay::core::{
     Trigger, Verdict,
 };
 use keyrelay::domain::{ConsumerId, CredentialName, HumanDuration, RotationId, SecretVersion, Slot, Wave};
-use keyrelay::driver::{Driver, DriverError, Entropy, ProviderFactory, MAX_ACTION_TIME};
-use keyrelay::ports::{Clock, KeyAuthStatus, KeyProvider, SecretRef, UsageEvidence};
+use keyrelay::driver::{Driver, Entropy, SingleProvider, MAX_ACTION_TIME};
+use keyrelay::ports::{Clock, KeyAuthStatus, SecretRef, UsageEvidence};
 use std::sync::{Arc, Mutex};
 
 fn t0() -> DateTime<Utc> {
@@ -162,12 +162,6 @@ impl Entropy for Fixed {
         "ab".repeat(bytes)
     }
 }
-struct One(Arc<MemoryProvider>);
-impl ProviderFactory for One {
-    fn provider(&self, _: &Plan) -> Result<Arc<dyn KeyProvider>, DriverError> {
-        Ok(self.0.clone())
-    }
-}
 
 async fn start_with_clock_step(step: Duration) -> (Rotation, Vec<Slot>) {
     let provider = Arc::new(MemoryProvider::new("db"));
@@ -178,7 +172,7 @@ async fn start_with_clock_step(step: Duration) -> (Rotation, Vec<Slot>) {
         store: Arc::new(MemoryStore::new()),
         secrets,
         steps: Arc::new(MemoryBus::new()),
-        providers: Arc::new(One(provider.clone())),
+        providers: Arc::new(SingleProvider(provider.clone())),
         clock: Arc::new(SlowClock(Mutex::new(t0()), step)),
         entropy: Arc::new(Fixed),
     };

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use keyrelay::adapters::memory::{MemoryBus, MemoryProvider, MemorySecrets, MemoryStore};
 use keyrelay::core::{Phase, Plan, PlannedConsumer, Timing, Trigger};
 use keyrelay::domain::{ConsumerId, CredentialName, HumanDuration, Slot, Wave};
-use keyrelay::driver::{Driver, DriverError, Entropy, ProviderFactory, Started};
-use keyrelay::ports::{Clock, KeyProvider, SecretRef, SecretStore};
+use keyrelay::driver::{Driver, Entropy, SingleProvider, Started};
+use keyrelay::ports::{Clock, SecretRef, SecretStore};
 use keyrelay::protocol::Ack;
 use std::sync::{Arc, Mutex};
 
@@ -24,12 +24,6 @@ impl Entropy for Counter {
         format!("{:0width$x}", *n, width = bytes * 2)
     }
 }
-struct One(Arc<MemoryProvider>);
-impl ProviderFactory for One {
-    fn provider(&self, _: &Plan) -> Result<Arc<dyn KeyProvider>, DriverError> {
-        Ok(self.0.clone())
-    }
-}
 
 #[tokio::test]
 async fn a_full_rotation_retires_the_old_key_only_after_every_ack() {
@@ -43,7 +37,7 @@ async fn a_full_rotation_retires_the_old_key_only_after_every_ack() {
         store: Arc::new(MemoryStore::new()),
         secrets: secrets.clone(),
         steps: bus.clone(),
-        providers: Arc::new(One(provider.clone())),
+        providers: Arc::new(SingleProvider(provider.clone())),
         clock: clock.clone(),
         entropy: Arc::new(Counter(Mutex::new(0))),
     };
@@ -101,7 +95,7 @@ async fn dry_run_names_the_slot_and_waves_and_changes_nothing() {
         store: store.clone(),
         secrets,
         steps: Arc::new(MemoryBus::new()),
-        providers: Arc::new(One(provider.clone())),
+        providers: Arc::new(SingleProvider(provider.clone())),
         clock,
         entropy: Arc::new(Counter(Mutex::new(0))),
     };

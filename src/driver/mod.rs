@@ -30,6 +30,15 @@ pub trait ProviderFactory: Send + Sync {
     fn provider(&self, plan: &Plan) -> Result<Arc<dyn KeyProvider>, DriverError>;
 }
 
+/// The same provider for every plan: the embedded demo and tests, which manage one credential.
+pub struct SingleProvider(pub Arc<dyn KeyProvider>);
+
+impl ProviderFactory for SingleProvider {
+    fn provider(&self, _plan: &Plan) -> Result<Arc<dyn KeyProvider>, DriverError> {
+        Ok(self.0.clone())
+    }
+}
+
 /// Where the driver gets randomness: rotation-id suffixes and nonce seeds. Injected so the
 /// simulator stays deterministic.
 pub trait Entropy: Send + Sync {

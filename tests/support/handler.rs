@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use keyrelay::adapters::memory::{MemoryBus, MemoryProvider, MemorySecrets, MemoryStore};
 use keyrelay::core::{Plan, PlannedConsumer, Rotation, Timing};
 use keyrelay::domain::{ConsumerId, CredentialName, HumanDuration, Slot, Wave};
-use keyrelay::driver::{Driver, DriverError, Entropy, ProviderFactory};
-use keyrelay::ports::{BusError, Clock, CommandQueue, KeyProvider, QueuedCommand, RotationStore, SecretRef, SecretStore};
+use keyrelay::driver::{Driver, DriverError, Entropy, SingleProvider};
+use keyrelay::ports::{BusError, Clock, CommandQueue, QueuedCommand, RotationStore, SecretRef, SecretStore};
 use keyrelay::protocol::{Ack, Step};
 use keyrelay::shells::handler::{router, CatalogEntry, Handler, HandlerOptions, Orchestrator, StaticCatalog};
 use serde_json::{json, Value};
@@ -52,12 +52,6 @@ impl Entropy for Counter {
     }
 }
 
-struct One(Arc<MemoryProvider>);
-impl ProviderFactory for One {
-    fn provider(&self, _: &Plan) -> Result<Arc<dyn KeyProvider>, DriverError> {
-        Ok(self.0.clone())
-    }
-}
 
 /// Records every send; keeps only the first message per MessageId (duplicate detection).
 #[derive(Default)]
@@ -164,7 +158,7 @@ impl World {
             store: store.clone(),
             secrets: secrets.clone(),
             steps: bus.clone(),
-            providers: Arc::new(One(provider.clone())),
+            providers: Arc::new(SingleProvider(provider.clone())),
             clock: clock.clone(),
             entropy: Arc::new(Counter(Mutex::new(0))),
         });

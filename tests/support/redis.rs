@@ -7,20 +7,13 @@ use keyrelay::adapters::memory::{MemoryBus, MemorySecrets, MemoryStore};
 use keyrelay::adapters::redis::{RedisEndpoint, UserPassword};
 use keyrelay::core::{Phase, Plan, PlannedConsumer, Rotation, Timing, Trigger};
 use keyrelay::domain::{ConsumerId, CredentialName, HumanDuration, SecretValue, Wave};
-use keyrelay::driver::{Driver, DriverError, OsEntropy, ProviderFactory, Started};
+use keyrelay::driver::{Driver, OsEntropy, SingleProvider, Started};
 use keyrelay::ports::{KeyProvider, SecretRef, SecretStore, SystemClock};
 use keyrelay::protocol::Ack;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-struct One(Arc<dyn KeyProvider>);
-
-impl ProviderFactory for One {
-    fn provider(&self, _: &Plan) -> Result<Arc<dyn KeyProvider>, DriverError> {
-        Ok(self.0.clone())
-    }
-}
 
 /// The driver and its in-memory ports.
 pub struct Harness {
@@ -36,7 +29,7 @@ impl Harness {
             store: Arc::new(MemoryStore::new()),
             secrets: secrets.clone(),
             steps: bus.clone(),
-            providers: Arc::new(One(provider)),
+            providers: Arc::new(SingleProvider(provider)),
             clock: Arc::new(SystemClock),
             entropy: Arc::new(OsEntropy),
         });

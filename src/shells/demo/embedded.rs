@@ -2,8 +2,8 @@ use super::timeline::print_new_entries;
 use crate::adapters::memory::{MemoryBus, MemoryProvider, MemorySecrets, MemoryStore};
 use crate::core::{OperatorCommand, Event, Phase, Plan, PlannedConsumer, Rotation, Timing, Trigger};
 use crate::domain::{ConsumerId, CredentialName, HumanDuration, SecretValue, Slot, Wave};
-use crate::driver::{Driver, DriverError, OsEntropy, ProviderFactory, Started};
-use crate::ports::{KeyProvider, RotationStore, SecretRef, SecretStore, SystemClock};
+use crate::driver::{Driver, OsEntropy, SingleProvider, Started};
+use crate::ports::{RotationStore, SecretRef, SecretStore, SystemClock};
 use crate::protocol::Ack;
 use std::io::Write;
 use std::path::PathBuf;
@@ -30,13 +30,6 @@ pub struct DemoSummary {
     pub evidence_markdown: PathBuf,
 }
 
-struct One(Arc<MemoryProvider>);
-
-impl ProviderFactory for One {
-    fn provider(&self, _: &Plan) -> Result<Arc<dyn KeyProvider>, DriverError> {
-        Ok(self.0.clone())
-    }
-}
 
 /// One consumer: holds a key and keeps using it; reloads when its step arrives.
 struct Consumer {
@@ -58,7 +51,7 @@ pub async fn run_embedded(opts: &DemoOptions, out: &mut (impl Write + Send)) -> 
         store: store.clone(),
         secrets: secrets.clone(),
         steps: bus.clone(),
-        providers: Arc::new(One(provider.clone())),
+        providers: Arc::new(SingleProvider(provider.clone())),
         clock: Arc::new(SystemClock),
         entropy: Arc::new(OsEntropy),
     });
