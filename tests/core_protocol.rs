@@ -354,6 +354,9 @@ fn soak_and_usage_guard_hold_the_retirement() {
     let o = core::handle(&o.rotation, used(at(32)), at(33));
     assert_eq!(o.rotation.phase, Phase::UsageGuard { since: at(31) });
     assert_eq!(o.rotation.retry_at, Some(at(35)));
+    // The usage guard gives up only once its timeout (24 h by default) has fully passed.
+    let at_limit = core::handle(&o.rotation, used(at(40)), at(31 + 24 * 60));
+    assert_eq!(at_limit.rotation.phase, Phase::UsageGuard { since: at(31) }, "at the limit it still waits");
     let late = core::handle(&o.rotation, used(at(40)), at(31 + 24 * 60 + 1));
     assert!(stall_reason(&late.rotation).contains("storage logs still saw the old primary key in use"));
     let o = core::handle(&o.rotation, used(at(20)), at(36));
