@@ -1,15 +1,18 @@
 //! Regressions the simulator found in the core and the driver, one test each, plus the rules
 //! mutation testing showed were not pinned down by `core_protocol.rs`.
 
+#[path = "support/plan.rs"]
+mod support_plan;
+
 use chrono::{DateTime, Duration, Utc};
 use keyrelay::adapters::memory::{MemoryBus, MemoryProvider, MemorySecrets, MemoryStore};
 use keyrelay::core::{
-    self, Action, Event, GuardFacts, OperatorCommand, Phase, Plan, PlannedConsumer, ProviderResult, Rotation, Timing,
+    self, Action, Event, GuardFacts, OperatorCommand, Phase, Plan, ProviderResult, Rotation, Timing,
     Trigger, Verdict,
 };
-use keyrelay::domain::{ConsumerId, CredentialName, HumanDuration, RotationId, SecretVersion, Slot, Wave};
+use keyrelay::domain::{RotationId, SecretVersion, Slot};
 use keyrelay::driver::{Driver, Entropy, SingleProvider, MAX_ACTION_TIME};
-use keyrelay::ports::{Clock, KeyAuthStatus, SecretRef, UsageEvidence};
+use keyrelay::ports::{Clock, KeyAuthStatus, UsageEvidence};
 use std::sync::{Arc, Mutex};
 
 fn t0() -> DateTime<Utc> {
@@ -21,23 +24,7 @@ fn mins(m: i64) -> DateTime<Utc> {
 }
 
 fn one_consumer_plan() -> Plan {
-    Plan {
-        credential: CredentialName::parse("db").unwrap(),
-        provider: "memory".into(),
-        resource_id: "/r/db".into(),
-        secret: SecretRef { vault: "kv.vault.azure.net".into(), name: "db-key".into() },
-        content_type: "text/plain".into(),
-        validity: HumanDuration::parse("30d").unwrap(),
-        consumers: vec![PlannedConsumer {
-            id: ConsumerId::parse("app").unwrap(),
-            wave: Wave::parse(1).unwrap(),
-            ack_deadline: HumanDuration::parse("10m").unwrap(),
-        }],
-        soak: HumanDuration::ZERO,
-        usage_guard: false,
-        initial_active_slot: None,
-        timing: Timing::default(),
-    }
+    support_plan::plan("db", &[("app", 1)])
 }
 
 fn primary_active() -> GuardFacts {

@@ -1,40 +1,24 @@
 //! The rotation core, phase by phase, through its public API: each test drives one rule of
 //! the protocol in DESIGN.md and checks the record, the actions and the verdict.
 
+#[path = "support/plan.rs"]
+mod support_plan;
+
 use chrono::{DateTime, Duration, Utc};
 use keyrelay::core::{
-    self, Action, AckState, Event, GuardFacts, OperatorCommand, Outcome, Phase, Plan, PlannedConsumer, ProviderResult,
-    Rotation, Timing, Trigger, Verdict,
+    self, Action, AckState, Event, GuardFacts, OperatorCommand, Outcome, Phase, Plan, ProviderResult,
+    Rotation, Trigger, Verdict,
 };
-use keyrelay::domain::{ConsumerId, CredentialName, HumanDuration, RotationId, SecretValue, SecretVersion, Slot, Wave};
-use keyrelay::ports::{KeyAuthStatus, SecretRef, UsageEvidence};
-use keyrelay::protocol::{proof_for, Ack, Step, ACK_SCHEMA};
+use keyrelay::domain::{ConsumerId, HumanDuration, RotationId, SecretValue, SecretVersion, Slot, Wave};
+use keyrelay::ports::{KeyAuthStatus, UsageEvidence};
+use keyrelay::protocol::{Ack, Step};
 
 fn t0() -> DateTime<Utc> {
     "2026-03-01T12:00:00Z".parse().unwrap()
 }
 
 fn plan(consumers: &[(&str, u32)]) -> Plan {
-    Plan {
-        credential: CredentialName::parse("cache").unwrap(),
-        provider: "memory".into(),
-        resource_id: "/r/cache".into(),
-        secret: SecretRef { vault: "kv.vault.azure.net".into(), name: "cache-key".into() },
-        content_type: "text/plain".into(),
-        validity: HumanDuration::parse("60d").unwrap(),
-        consumers: consumers
-            .iter()
-            .map(|(id, wave)| PlannedConsumer {
-                id: ConsumerId::parse(id).unwrap(),
-                wave: Wave::parse(*wave).unwrap(),
-                ack_deadline: HumanDuration::parse("10m").unwrap(),
-            })
-            .collect(),
-        soak: HumanDuration::ZERO,
-        usage_guard: false,
-        initial_active_slot: None,
-        timing: Timing::default(),
-    }
+    support_plan::plan("cache", consumers)
 }
 
 fn facts(tag: Option<Slot>) -> GuardFacts {
@@ -82,17 +66,7 @@ fn key(v: &str) -> SecretValue {
 }
 
 fn ack_for(step: &Step, healthy: bool, key_value: &SecretValue) -> Ack {
-    Ack {
-        schema: ACK_SCHEMA.into(),
-        rotation_id: step.rotation_id.clone(),
-        consumer: step.consumer.clone(),
-        version: step.secret_id.version.clone(),
-        healthy,
-        detail: if healthy { "ok".into() } else { "PING failed".into() },
-        proof: proof_for(key_value, &step.rotation_id, &step.consumer, &step.secret_id.version, &step.nonce),
-        nonce: Some(step.nonce.clone()),
-        at: None,
-    }
+    Ack::answering(step, key_value, healthy, if healthy { "ok" } else { "PING failed" }, None)
 }
 
 fn ack(r: &Rotation, step: &Step, mins: i64) -> Outcome {

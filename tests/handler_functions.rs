@@ -6,7 +6,7 @@ mod support;
 use axum::http::StatusCode;
 use keyrelay::core::Phase;
 use keyrelay::domain::Slot;
-use keyrelay::ports::{PublishRequest, SecretStore};
+use keyrelay::ports::{Clock, PublishRequest, SecretStore};
 use keyrelay::shells::handler::Command;
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
@@ -162,7 +162,7 @@ async fn a_full_rotation_through_the_functions() {
     let wakes = w.queue.take();
     assert_eq!(wakes.len(), 1);
     assert!(wakes[0].message_id.starts_with(&format!("wake:{}:", rotation.id)));
-    assert!(wakes[0].not_before.unwrap() > w.clock.0.lock().unwrap().clone());
+    assert!(wakes[0].not_before.unwrap() > w.clock.now());
 
     // Duplicate delivery of the rotate command (after the dedup window): joins, no new side effect.
     let rotate = Command::Rotate { credential: w.plan.credential.clone(), trigger: keyrelay::core::Trigger::Schedule, expected_version: None };
@@ -300,7 +300,7 @@ async fn schedule_enqueues_only_what_is_due() {
     assert!(fresh.queue.take().is_empty());
 
     // A version expiring within the lead (7 days): due.
-    let now = *fresh.clock.0.lock().unwrap();
+    let now = fresh.clock.now();
     let request = PublishRequest {
         slot: Slot::Primary,
         rotation: keyrelay::domain::RotationId::parse("manual").unwrap(),

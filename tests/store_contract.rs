@@ -10,9 +10,9 @@ use futures::future::join_all;
 use keyrelay::adapters::azure::blob_store::{BlobAuth, BlobStore};
 use keyrelay::adapters::memory::MemoryStore;
 use keyrelay::adapters::sqlite_store::SqliteStore;
-use keyrelay::core::{start, Phase, Plan, PlannedConsumer, Rotation, Timing, Trigger};
-use keyrelay::domain::{ConsumerId, CredentialName, HumanDuration, RotationId, SecretValue, SecretVersion, Wave};
-use keyrelay::ports::{HeartbeatRecord, RotationFilter, RotationStore, SecretRef, StoreError, Version};
+use keyrelay::core::{start, Phase, Rotation, Trigger};
+use keyrelay::domain::{ConsumerId, CredentialName, RotationId, SecretValue, SecretVersion};
+use keyrelay::ports::{HeartbeatRecord, RotationFilter, RotationStore, StoreError, Version};
 use std::path::PathBuf;
 use std::sync::Arc;
 use support::azurite::{Azurite, EmulatorToken};
@@ -84,30 +84,11 @@ fn t0() -> DateTime<Utc> {
     "2026-03-01T08:00:00Z".parse().unwrap()
 }
 
-fn plan(credential: &str) -> Plan {
-    Plan {
-        credential: CredentialName::parse(credential).unwrap(),
-        provider: "redis".into(),
-        resource_id: format!("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Cache/redis/{credential}"),
-        secret: SecretRef { vault: "kv.vault.azure.net".into(), name: format!("{credential}-key") },
-        content_type: "text/plain".into(),
-        validity: HumanDuration::parse("90d").unwrap(),
-        consumers: vec![PlannedConsumer {
-            id: ConsumerId::parse("web").unwrap(),
-            wave: Wave::parse(1).unwrap(),
-            ack_deadline: HumanDuration::parse("10m").unwrap(),
-        }],
-        soak: HumanDuration::ZERO,
-        usage_guard: false,
-        initial_active_slot: None,
-        timing: Timing::default(),
-    }
-}
 
 /// A freshly claimed rotation, started `minutes` after t0.
 fn rotation(id: &str, credential: &str, minutes: i64) -> Rotation {
     let now = t0() + Duration::minutes(minutes);
-    start(RotationId::parse(id).unwrap(), plan(credential), Trigger::Schedule, format!("seed-{id}"), now).rotation
+    start(RotationId::parse(id).unwrap(), support::plan::plan(credential, &[("web", 1)]), Trigger::Schedule, format!("seed-{id}"), now).rotation
 }
 
 fn finished(mut r: Rotation) -> Rotation {

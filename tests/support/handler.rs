@@ -5,11 +5,10 @@
 use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use chrono::{DateTime, Utc};
 use keyrelay::adapters::memory::{MemoryBus, MemoryProvider, MemorySecrets, MemoryStore};
-use keyrelay::core::{Plan, PlannedConsumer, Rotation, Timing};
-use keyrelay::domain::{ConsumerId, CredentialName, HumanDuration, Slot, Wave};
-use keyrelay::driver::{Driver, DriverError, Entropy, SingleProvider};
+use keyrelay::core::{Plan, Rotation};
+use keyrelay::domain::{HumanDuration, Slot};
+use keyrelay::driver::{Driver, DriverError, SingleProvider};
 use keyrelay::ports::{BusError, Clock, CommandQueue, QueuedCommand, RotationStore, SecretRef, SecretStore};
 use keyrelay::protocol::{Ack, Step};
 use keyrelay::shells::handler::{router, CatalogEntry, Handler, HandlerOptions, Orchestrator, StaticCatalog};
@@ -26,30 +25,11 @@ pub const FIXTURE_VERSION: &str = "ee059b2bb5bc48398a53b168c6cdcb10";
 
 #[allow(unused_imports)]
 pub use super::twin::{fixture, fixtures_dir};
+pub use super::doubles::TestClock;
+use super::doubles::Counter;
 
 pub fn fixture_json(rel: &str) -> Value {
     serde_json::from_str(&fixture(rel)).unwrap_or_else(|e| panic!("fixture {rel} is not JSON: {e}"))
-}
-
-pub struct TestClock(pub Mutex<DateTime<Utc>>);
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
-impl TestClock {
-    pub fn advance(&self, secs: i64) {
-        *self.0.lock().unwrap() += chrono::Duration::seconds(secs);
-    }
-}
-
-struct Counter(Mutex<u64>);
-impl Entropy for Counter {
-    fn hex(&self, bytes: usize) -> String {
-        let mut n = self.0.lock().unwrap();
-        *n += 1;
-        format!("{:0width$x}", *n, width = bytes * 2)
-    }
 }
 
 
@@ -122,31 +102,18 @@ pub struct World {
 }
 
 pub fn plan() -> Plan {
-    let consumer = |id: &str, wave: u32| PlannedConsumer {
-        id: ConsumerId::parse(id).unwrap(),
-        wave: Wave::parse(wave).unwrap(),
-        ack_deadline: HumanDuration::parse("10m").unwrap(),
-    };
     Plan {
-        credential: CredentialName::parse(SECRET).unwrap(),
-        provider: "memory".into(),
         resource_id: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Cache/redis/contoso-cache".into(),
         secret: SecretRef { vault: VAULT.into(), name: SECRET.into() },
-        content_type: "text/plain".into(),
-        validity: HumanDuration::parse("60d").unwrap(),
-        consumers: vec![consumer("orders-api", 1), consumer("billing-worker", 2)],
-        soak: HumanDuration::ZERO,
-        usage_guard: false,
-        initial_active_slot: None,
-        timing: Timing::default(),
+        ..super::plan::plan(SECRET, &[("orders-api", 1), ("billing-worker", 2)])
     }
 }
 
 impl World {
     /// The secret's current version was created `age_days` ago.
     pub fn new(age_days: i64) -> World {
-        let now: DateTime<Utc> = "2025-06-01T06:00:00Z".parse().unwrap();
-        let clock = Arc::new(TestClock(Mutex::new(now)));
+        let clock = Arc::new(TestClock::at("2025-06-01T06:00:00Z"));
+        let now = clock.now();
         let provider = Arc::new(MemoryProvider::new("contoso-cache"));
         let secrets = Arc::new(MemorySecrets::new());
         let store = Arc::new(MemoryStore::new());
@@ -160,7 +127,7 @@ impl World {
             steps: bus.clone(),
             providers: Arc::new(SingleProvider(provider.clone())),
             clock: clock.clone(),
-            entropy: Arc::new(Counter(Mutex::new(0))),
+            entropy: Arc::new(Counter::default()),
         });
         let catalog = StaticCatalog(vec![CatalogEntry { plan: plan.clone(), cadence: Some(HumanDuration::parse("90d").unwrap()) }]);
         let handler = Arc::new(Handler {

@@ -3,7 +3,9 @@
 
 pub mod agent;
 pub mod azurite;
+pub mod doubles;
 pub mod handler;
+pub mod plan;
 pub mod redis;
 pub mod stack;
 pub mod twin;

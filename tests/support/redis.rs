@@ -5,8 +5,8 @@
 
 use keyrelay::adapters::memory::{MemoryBus, MemorySecrets, MemoryStore};
 use keyrelay::adapters::redis::{RedisEndpoint, UserPassword};
-use keyrelay::core::{Phase, Plan, PlannedConsumer, Rotation, Timing, Trigger};
-use keyrelay::domain::{ConsumerId, CredentialName, HumanDuration, SecretValue, Wave};
+use keyrelay::core::{Phase, Plan, Rotation, Timing, Trigger};
+use keyrelay::domain::{ConsumerId, HumanDuration, SecretValue};
 use keyrelay::driver::{Driver, OsEntropy, SingleProvider, Started};
 use keyrelay::ports::{KeyProvider, SecretRef, SecretStore, SystemClock};
 use keyrelay::protocol::Ack;
@@ -73,26 +73,15 @@ impl Harness {
 }
 
 /// A plan with fast timings and the given `(consumer, wave)` list.
-pub fn plan(credential: &str, provider: &str, secret: &SecretRef, consumers: &[(&str, u32)]) -> Plan {
+pub fn plan(credential: &str, provider: &str, secret: &SecretRef, consumer_waves: &[(&str, u32)]) -> Plan {
     Plan {
-        credential: CredentialName::parse(credential).unwrap(),
         provider: provider.into(),
         resource_id: format!("/redis/{credential}"),
         secret: secret.clone(),
         content_type: "application/json".into(),
-        validity: HumanDuration::parse("60d").unwrap(),
-        consumers: consumers
-            .iter()
-            .map(|(id, wave)| PlannedConsumer {
-                id: ConsumerId::parse(id).unwrap(),
-                wave: Wave::parse(*wave).unwrap(),
-                ack_deadline: HumanDuration::parse("30s").unwrap(),
-            })
-            .collect(),
-        soak: HumanDuration::ZERO,
-        usage_guard: false,
-        initial_active_slot: None,
+        consumers: super::plan::consumers(consumer_waves, "30s"),
         timing: Timing { backoff: HumanDuration::from_secs(1), ..Timing::default() },
+        ..super::plan::plan(credential, &[])
     }
 }
 
