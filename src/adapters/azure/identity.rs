@@ -138,7 +138,8 @@ pub fn parse_arm_endpoint(endpoint: &str) -> anyhow::Result<String> {
     Ok(endpoint.trim_end_matches('/').to_string())
 }
 
-/// Identity settings, read once at start.
+/// Identity settings, read once at start: the handler's from its parsed app settings
+/// (`shells::cli::wiring`), the agent's from its configuration file (`[azure]`).
 #[derive(Clone)]
 pub struct IdentitySettings {
     pub credential: CredentialKind,
@@ -168,11 +169,6 @@ impl std::fmt::Debug for IdentitySettings {
 }
 
 impl IdentitySettings {
-    /// Reads the settings from the process environment.
-    pub fn from_env() -> anyhow::Result<IdentitySettings> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
     /// Reads the settings through `lookup` (the handler's settings, or a test's map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<IdentitySettings> {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
