@@ -292,3 +292,23 @@ fn a_publish_result_for_the_wrong_slot_is_ignored() {
     assert!(matches!(o.verdict, Verdict::Ignored(_)));
     assert_eq!(o.rotation.new_version, None);
 }
+
+/// A record in a reload phase with a consumer never sent its step (entering a wave sends every
+/// step in the same transition, so only a record written by another version or edited by hand
+/// looks like this): the next tick sends it, with a fresh deadline, instead of waiting forever.
+#[test]
+fn a_tick_sends_a_step_that_was_never_sent() {
+    let (mut r, _) = reloading();
+    let app = keyrelay::domain::ConsumerId::parse("app").unwrap();
+    let c = r.consumers.get_mut(&app).unwrap();
+    (c.ack, c.attempt, c.first_sent_at, c.last_sent_at, c.deadline) = (keyrelay::core::AckState::NotSent, 0, None, None, None);
+    let o = core::handle(&r, Event::Tick, mins(1));
+    assert_eq!(o.verdict, Verdict::Accepted);
+    assert!(
+        matches!(o.actions.as_slice(), [Action::SendStep(step)] if step.consumer == app && step.attempt == 1),
+        "{:?}",
+        o.actions
+    );
+    let c = &o.rotation.consumers[&app];
+    assert_eq!((c.ack.clone(), c.deadline), (keyrelay::core::AckState::Waiting, Some(mins(11))));
+}
