@@ -205,11 +205,18 @@ async fn command_hook_gets_the_key_on_stdin_and_its_failure_is_reported_redacted
 async fn file_hook_signals_the_process_in_the_pid_file() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("got-hup");
-    let mut child = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("trap 'touch {}; exit 0' HUP; while :; do sleep 0.05; done", marker.display()))
-        .spawn()
-        .unwrap();
+    let mut command = std::process::Command::new("sh");
+    command.arg("-c").arg(format!("trap 'touch {}; exit 0' HUP; while :; do sleep 0.05; done", marker.display()));
+    // A shell cannot trap a signal that was ignored when it started (POSIX), and a test run
+    // under `nohup` hands SIGHUP down ignored: give the child the default disposition.
+    // SAFETY: signal(2) is async-signal-safe, and nothing else runs in the forked child yet.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            libc::signal(libc::SIGHUP, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
     let pid_file = dir.path().join("app.pid");
     std::fs::write(&pid_file, child.id().to_string()).unwrap();
@@ -217,8 +224,20 @@ async fn file_hook_signals_the_process_in_the_pid_file() {
     w.steps.push_step(&step("web", "orders-cache", &w.id, 1));
     let Some(Processed::Acked { healthy: true, detail, .. }) = w.agent.process_one().await.unwrap() else { panic!() };
     assert!(detail.contains(&format!("sent SIGHUP to pid {}", child.id())), "{detail}");
-    let status = child.wait().unwrap();
-    assert!(status.success() && marker.exists(), "the process did not get SIGHUP");
+    // Bounded: a signal that never arrives fails the test instead of hanging it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.is_some_and(|s| s.success()) && marker.exists(), "the process did not get SIGHUP: {status:?}");
 }
 
 #[tokio::test]
