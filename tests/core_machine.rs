@@ -312,3 +312,36 @@ fn a_tick_sends_a_step_that_was_never_sent() {
     let c = &o.rotation.consumers[&app];
     assert_eq!((c.ack.clone(), c.deadline), (keyrelay::core::AckState::Waiting, Some(mins(11))));
 }
+
+/// Rollback is an operator's decision on the record: who and why are both required, and a
+/// command missing either is refused and leaves the rotation where it was.
+#[test]
+fn a_rollback_needs_both_an_operator_and_a_reason() {
+    let (r, _) = reloading();
+    for (who, why) in [("", "give up"), ("bob", ""), ("  ", "give up"), ("bob", " ")] {
+        let o = operator(&r, OperatorCommand::Rollback { operator: who.into(), reason: why.into() }, mins(1));
+        assert!(matches!(o.verdict, Verdict::Rejected(_)), "operator {who:?}, reason {why:?}: {:?}", o.verdict);
+        assert_eq!(Rotation { updated_at: r.updated_at, ..o.rotation }, r, "a refused command changes nothing but the record's time");
+    }
+    assert_eq!(operator(&r, rollback(), mins(1)).verdict, Verdict::Accepted);
+}
+
+/// Each consumer is held to its own ack deadline from the plan, counted from its step.
+#[test]
+fn each_consumer_gets_its_own_ack_deadline() {
+    let mut plan = support_plan::plan("db", &[("fast", 1), ("slow", 1)]);
+    plan.consumers[0].ack_deadline = keyrelay::domain::HumanDuration::parse("3m").unwrap();
+    plan.consumers[1].ack_deadline = keyrelay::domain::HumanDuration::parse("45m").unwrap();
+    let r = core::start(RotationId::parse("rot-d").unwrap(), plan, Trigger::Schedule, "s".into(), t0()).rotation;
+    let r = core::handle(&r, Event::Guard(primary_active()), t0()).rotation;
+    let r = core::handle(&r, Event::Regenerated { slot: Slot::Secondary, result: ProviderResult::Done }, t0()).rotation;
+    let o = core::handle(&r, Event::Published { slot: Slot::Secondary, result: Ok(SecretVersion::parse("v2").unwrap()) }, mins(2));
+    let deadlines: Vec<_> = o
+        .actions
+        .iter()
+        .filter_map(|a| if let Action::SendStep(s) = a { Some((s.consumer.to_string(), s.deadline)) } else { None })
+        .collect();
+    assert_eq!(deadlines, vec![("fast".to_string(), mins(5)), ("slow".to_string(), mins(47))]);
+    let fast = keyrelay::domain::ConsumerId::parse("fast").unwrap();
+    assert_eq!(o.rotation.consumers[&fast].deadline, Some(mins(5)));
+}

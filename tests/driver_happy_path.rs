@@ -54,6 +54,9 @@ async fn a_full_rotation_retires_the_old_key_only_after_every_ack() {
     assert_eq!(provider.regenerations(), vec![Slot::Secondary, Slot::Primary]);
     let (current, value) = secrets.current_value(&secret).unwrap();
     assert_eq!(current.slot, Some(Slot::Secondary));
+    // Key Vault's near-expiry event is what starts the next rotation: the published version
+    // expires one validity period (60 days in this plan) after it was published.
+    assert_eq!(current.expires, Some(clock.now() + chrono::Duration::days(60)));
     assert_eq!(value, provider.value(Slot::Secondary));
 }
 
