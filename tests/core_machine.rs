@@ -63,6 +63,8 @@ fn retrying_a_timed_out_regenerate_polls_the_same_operation() {
     let r = core::handle(&guarded(), Event::Regenerated { slot: Slot::Secondary, result: pending("op-1") }, t0()).rotation;
     let stalled = core::handle(&r, Event::Tick, mins(31)).rotation;
     assert!(stalled.is_stalled());
+    assert!(stalled.operation.is_some(), "the operation is kept for a retry");
+    assert_eq!(stalled.wake_at(), None, "a stalled rotation waits for an operator (I6), even with an operation to poll");
     let o = operator(&stalled, retry(), mins(40));
     assert_eq!(o.rotation.phase, Phase::RegenerateStandby);
     assert!(
