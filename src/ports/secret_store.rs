@@ -11,6 +11,11 @@ pub struct SecretRef {
 }
 
 impl SecretRef {
+    /// The secret a version id belongs to.
+    pub fn of(id: &SecretId) -> SecretRef {
+        SecretRef { vault: id.vault.clone(), name: id.name.clone() }
+    }
+
     pub fn id_of(&self, version: &SecretVersion) -> SecretId {
         SecretId { vault: self.vault.clone(), name: self.name.clone(), version: version.clone() }
     }
@@ -29,6 +34,14 @@ pub struct VersionInfo {
     pub created: Option<DateTime<Utc>>,
     pub expires: Option<DateTime<Utc>>,
     pub enabled: bool,
+}
+
+impl VersionInfo {
+    /// Whether this is the version `rotation` published for `slot` (how a crashed Publish
+    /// finds its own earlier write instead of writing a second version).
+    pub fn written_by(&self, rotation: &RotationId, slot: Slot) -> bool {
+        self.rotation.as_ref() == Some(rotation) && self.slot == Some(slot)
+    }
 }
 
 /// A new version to write.

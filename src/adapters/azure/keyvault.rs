@@ -86,10 +86,6 @@ impl KeyVaultSecrets {
     }
 }
 
-fn secret_ref(id: &SecretId) -> SecretRef {
-    SecretRef { vault: id.vault.clone(), name: id.name.clone() }
-}
-
 fn failed(what: &str, e: &azure_core::Error) -> SecretStoreError {
     SecretStoreError::Failed { detail: format!("{what}: {e}"), transient: false }
 }
@@ -163,7 +159,7 @@ impl SecretStore for KeyVaultSecrets {
     }
 
     async fn version_info(&self, id: &SecretId) -> Result<VersionInfo, SecretStoreError> {
-        let secret = secret_ref(id);
+        let secret = SecretRef::of(id);
         from_secret(&secret, &self.get(&secret, Some(&id.version)).await?)
     }
 
@@ -177,7 +173,7 @@ impl SecretStore for KeyVaultSecrets {
             Err(SecretStoreError::NotFound(_)) => return Ok(None),
             other => other?,
         };
-        Ok(versions.into_iter().find(|v| v.rotation.as_ref() == Some(rotation) && v.slot == Some(slot)))
+        Ok(versions.into_iter().find(|v| v.written_by(rotation, slot)))
     }
 
     async fn publish(
@@ -210,7 +206,7 @@ impl SecretStore for KeyVaultSecrets {
     }
 
     async fn read(&self, id: &SecretId) -> Result<SecretValue, SecretStoreError> {
-        let secret = secret_ref(id);
+        let secret = SecretRef::of(id);
         let fetched = self.get(&secret, Some(&id.version)).await?;
         fetched.value.as_deref().map(SecretValue::new).ok_or_else(|| SecretStoreError::Failed {
             detail: format!("{id}: Key Vault returned no value"),

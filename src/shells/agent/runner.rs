@@ -279,7 +279,7 @@ impl Agent {
         // A late step of an earlier rotation must not move the consumer back to an older
         // version: a later rotation may already be regenerating that version's slot, which is
         // safe only because no consumer that follows the protocol still holds it.
-        let secret = SecretRef { vault: step.secret_id.vault.clone(), name: step.secret_id.name.clone() };
+        let secret = SecretRef::of(&step.secret_id);
         match self.transport.secrets.current_version(&secret).await {
             Ok(Some(current)) if current.version != step.secret_id.version => {
                 return Ok(Applied::Stale { current: current.version });
