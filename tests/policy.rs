@@ -207,6 +207,16 @@ fn resource_or_address_exactly_one() {
     let e = refused(&text);
     assert_points(&e, line_of(&text, "address ="), "credential.address", "must not contain a password");
     assert!(!e.to_string().contains("hunter2"), "the error echoes no password: {e}");
+    // Nor when the address is wrong in another way as well.
+    for bad in ["http://app:hunter2@cache.example.com", "rediss://app:hunter2@cache example.com:6380"] {
+        let text = ONE.replace(
+            "resource = \"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Cache/redis/c\"",
+            &format!("address = \"{bad}\""),
+        );
+        let e = refused(&text);
+        assert_points(&e, line_of(&text, "address ="), "credential.address", "");
+        assert!(!e.to_string().contains("hunter2"), "the error echoes no password: {e}");
+    }
 }
 
 #[test]

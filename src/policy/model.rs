@@ -284,12 +284,14 @@ impl Ctx<'_> {
             }
             (None, Some(a)) => {
                 let text = a.get_ref().trim();
-                let url = url::Url::parse(text).map_err(|e| self.err(a.span(), "credential.address", format!("{text:?} is not a URL: {e}")))?;
-                if !matches!(url.scheme(), "https" | "redis" | "rediss") || url.host_str().is_none() {
-                    return Err(self.err(a.span(), "credential.address", format!("{text:?}: expected an https://, rediss:// or redis:// URL with a host")));
-                }
+                // The text is echoed only once it is known to hold no password: an address
+                // pasted from a connection string may carry one, and errors reach logs.
+                let url = url::Url::parse(text).map_err(|e| self.err(a.span(), "credential.address", format!("not a URL: {e}")))?;
                 if !url.password().unwrap_or("").is_empty() {
                     return Err(self.err(a.span(), "credential.address", "must not contain a password; keys live in Key Vault"));
+                }
+                if !matches!(url.scheme(), "https" | "redis" | "rediss") || url.host_str().is_none() {
+                    return Err(self.err(a.span(), "credential.address", format!("{text:?}: expected an https://, rediss:// or redis:// URL with a host")));
                 }
                 Ok(ProviderTarget::Address(text.to_string()))
             }
