@@ -11,7 +11,7 @@ use keyrelay::core::{
     Trigger, Verdict,
 };
 use keyrelay::domain::{RotationId, SecretVersion, Slot};
-use keyrelay::driver::{Driver, Entropy, SingleProvider, MAX_ACTION_TIME};
+use keyrelay::driver::{Driver, Entropy, SingleProvider};
 use keyrelay::ports::{Clock, KeyAuthStatus, UsageEvidence};
 use std::sync::{Arc, Mutex};
 
@@ -174,12 +174,13 @@ async fn start_with_clock_step(step: Duration) -> (Rotation, Vec<Slot>) {
 #[tokio::test]
 async fn an_action_starts_only_with_time_left_to_finish_in_its_lease() {
     let lease = Timing::default().action_lease.to_chrono();
-    // Read at persist time t, then at t + (lease - MAX_ACTION_TIME): exactly too late.
-    let (r, regenerated) = start_with_clock_step(lease - MAX_ACTION_TIME).await;
+    let action_time_limit = Timing::default().action_time_limit.to_chrono();
+    // Read at persist time t, then at t + (lease - action_time_limit): exactly too late.
+    let (r, regenerated) = start_with_clock_step(lease - action_time_limit).await;
     assert!(regenerated.is_empty(), "a regenerate that may finish after its lease was started");
     assert_eq!(r.phase, Phase::RegenerateStandby, "the next tick after the lease re-issues it");
     // One second earlier, it runs.
-    let (r, regenerated) = start_with_clock_step(lease - MAX_ACTION_TIME - Duration::seconds(1)).await;
+    let (r, regenerated) = start_with_clock_step(lease - action_time_limit - Duration::seconds(1)).await;
     assert_eq!(regenerated, vec![Slot::Secondary]);
     assert_ne!(r.phase, Phase::RegenerateStandby);
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 /// because by then another instance may have re-issued it and moved on (a regenerate that
 /// lands after the new value was published would break I1). A started action must also
 /// *finish* inside the lease, so the driver starts one only while at least
-/// `driver::MAX_ACTION_TIME` of the lease is left.
+/// `Timing::action_time_limit` of the lease is left.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Gather `GuardFacts` (read-only).

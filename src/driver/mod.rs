@@ -12,7 +12,6 @@ mod guard;
 mod perform;
 
 pub use dry_run::{DryRun, DryRunConsumer, DryRunWave};
-pub use perform::MAX_ACTION_TIME;
 
 use crate::core::{self, Event, Outcome, Plan, Rotation, Trigger, Verdict};
 use crate::domain::{RotationId, SecretValue};

@@ -4,10 +4,6 @@ use super::{Driver, DriverError};
 use crate::core::{Action, Event, Phase, ProviderResult, Rotation};
 use crate::ports::{ProviderError, PublishRequest, RegenerateOutcome};
 
-/// The default of `Timing::action_time_limit`: the longest a key- or secret-changing action
-/// may take once started (adapters bound each call; Publish makes three).
-pub const MAX_ACTION_TIME: chrono::Duration = chrono::Duration::seconds(30);
-
 impl Driver {
     /// Performs one action. `Ok(None)` means the action has no result the core waits for
     /// (a sent step, an alert) or was dropped because its lease ran out.
@@ -16,7 +12,7 @@ impl Driver {
         // re-issues it when the lease is over, and a first attempt landing after that (a
         // regenerate after the new value was published) would break I1.
         if let Some(not_after) = action.not_after() {
-            let limit = chrono::Duration::seconds(rotation.plan.timing.action_time_limit.as_secs() as i64);
+            let limit = rotation.plan.timing.action_time_limit.to_chrono();
             if self.clock.now() + limit >= not_after {
                 tracing::info!(rotation = %rotation.id, ?action, "lease ran out before the action started; the next tick re-issues it");
                 return Ok(None);

@@ -193,7 +193,11 @@ impl Ctx<'_> {
             }
             Some(limit) => limit.into_inner(),
             None if d.action_time_limit.as_secs() >= action_lease.as_secs() => {
-                return Err(self.err(lease_span.unwrap_or(0..0), "timing.action_lease", "must be longer than the default action_time_limit (30s), or set timing.action_time_limit"));
+                return Err(self.err(
+                    lease_span.unwrap_or(0..0),
+                    "timing.action_lease",
+                    format!("must be longer than the default action_time_limit ({}), or set timing.action_time_limit", d.action_time_limit),
+                ));
             }
             None => d.action_time_limit,
         };

@@ -18,7 +18,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 /// A task whose last port call is older than this is dead: the simulator's model of the
-/// call timeouts the driver's lease margin relies on (see `driver::MAX_ACTION_TIME`).
+/// call timeouts the driver's lease margin relies on (see `Timing::action_time_limit`).
 const CALL_TIMEOUT_SECS: i64 = 10;
 /// Steps of the calm phase after which a rotation still in flight counts as hanging (I6).
 const CALM_LIMIT: usize = 20_000;
