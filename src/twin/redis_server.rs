@@ -155,14 +155,6 @@ impl RedisServer {
             .with_context(|| format!("admin connection to {}", self.endpoint.display()))
     }
 
-    /// Runs one command as the admin user and returns its reply.
-    pub async fn admin_command(&self, args: &[&str]) -> anyhow::Result<::redis::Value> {
-        let (name, rest) = args.split_first().ok_or_else(|| anyhow!("empty command"))?;
-        let mut conn = self.admin_connection().await?;
-        let value: ::redis::Value = ::redis::cmd(name).arg(rest).query_async(&mut conn).await.with_context(|| format!("{name} as admin"))?;
-        Ok(value)
-    }
-
     /// Creates or updates the ACL user `name` so that exactly `passwords` open it, with full
     /// access (`on resetpass >p1 >p2 ~* &* +@all`). `resetpass` drops the old passwords without
     /// disconnecting clients that already signed in, which is how Redis behaves in production.

@@ -80,11 +80,6 @@ impl ServiceBusMeta {
     }
 }
 
-/// The `sys` block: the host's idea of now, and the invocation's method name.
-pub fn sys_now(meta: &Map<String, Value>) -> Option<DateTime<Utc>> {
-    meta.get("sys").and_then(|s| s.get("UtcNow")).and_then(time)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

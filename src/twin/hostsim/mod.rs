@@ -35,7 +35,7 @@ pub struct HostLog {
 }
 
 pub struct HostSim {
-    base_url: Arc<Mutex<String>>,
+    base_url: Arc<str>,
     http: reqwest::Client,
     pub log: Arc<HostLog>,
     tasks: Vec<JoinHandle<()>>,
@@ -43,7 +43,7 @@ pub struct HostSim {
 
 impl HostSim {
     pub fn new(base_url: String) -> HostSim {
-        HostSim { base_url: Arc::new(Mutex::new(base_url)), http: reqwest::Client::new(), log: Arc::default(), tasks: Vec::new() }
+        HostSim { base_url: base_url.into(), http: reqwest::Client::new(), log: Arc::default(), tasks: Vec::new() }
     }
 
     /// Starts delivering one queue's messages to its function, polling every `every`.
@@ -91,7 +91,7 @@ impl HostSim {
     /// An HTTP-trigger call to the `api` function (`route` below `keyrelay/`); the response's
     /// `res` output (status, body).
     pub async fn api(&self, method: &str, route: &str, body: Option<&Value>) -> anyhow::Result<(u16, Value)> {
-        let url = format!("{}/api", self.base_url.lock().unwrap());
+        let url = format!("{}/api", self.base_url);
         let req = serde_json::json!({
             "Data": { "req": {
                 "Url": format!("http://localhost:7071/api/keyrelay/{route}"),
@@ -114,10 +114,6 @@ impl HostSim {
         Ok((status, body))
     }
 
-    /// Where the handler listens now (after a restart on another port).
-    pub fn set_base_url(&self, url: String) {
-        *self.base_url.lock().unwrap() = url;
-    }
 }
 
 impl Drop for HostSim {
@@ -128,8 +124,8 @@ impl Drop for HostSim {
     }
 }
 
-async fn post(http: &reqwest::Client, url: &Mutex<String>, log: &HostLog, function: &str, body: &Value) -> bool {
-    let url = format!("{}/{function}", url.lock().unwrap());
+async fn post(http: &reqwest::Client, url: &str, log: &HostLog, function: &str, body: &Value) -> bool {
+    let url = format!("{url}/{function}");
     log.invocations.fetch_add(1, Ordering::Relaxed);
     log.exchanged.lock().unwrap().push(body.to_string());
     let ok = match http.post(&url).header("x-azure-functions-invocationid", uuid::Uuid::new_v4().to_string()).json(body).send().await {

@@ -18,7 +18,7 @@ pub fn refresh_url(arm_endpoint: &str, resource_id: &str) -> String {
 
 pub async fn refresh(ctx: &HookContext, resource_id: &str, timeout_secs: u64) -> Result<String, String> {
     let credential = ctx.arm.as_ref().ok_or("app-service-references: no Azure credential is configured")?;
-    let scope = format!("{}/.default", ctx.arm_endpoint.trim_end_matches('/'));
+    let scope = crate::adapters::azure::identity::Cloud::scope(&ctx.arm_endpoint);
     let token = credential
         .get_token(&[scope.as_str()], None)
         .await

@@ -2,7 +2,7 @@
 //! (slots, waves, deadlines, guards that would block) without side effects; otherwise a
 //! rotate command is enqueued and the answer is 202 — the rotation runs in the orchestrator.
 
-use super::operator::required;
+use super::operator::{required, MAX_OPERATOR, MAX_REASON};
 use super::{failed, ApiRequest, ApiResponse};
 use crate::core::Trigger;
 use crate::shells::handler::command::{queued, rotate_message_id, Command};
@@ -44,9 +44,9 @@ pub(super) async fn rotate(h: &super::Handler, req: &ApiRequest, name: crate::do
         let plan = serde_json::to_value(plan).map_err(|e| ApiResponse::error(500, e.to_string()))?;
         return Ok(ApiResponse::json(200, &json!({ "dryRun": true, "plan": plan })));
     }
-    let operator = required("operator", body.operator.as_ref(), 100)?;
+    let operator = required("operator", body.operator.as_ref(), MAX_OPERATOR)?;
     if let Some(reason) = &body.reason {
-        required("reason", Some(reason), 1000)?;
+        required("reason", Some(reason), MAX_REASON)?;
     }
     let current = h.secrets.current(&entry.plan.secret).await.map_err(|e| ApiResponse::error(503, e.to_string()))?;
     let version = current.map(|c| c.id.version);

@@ -8,8 +8,8 @@ use crate::domain::RotationId;
 use serde::Deserialize;
 use serde_json::json;
 
-const MAX_OPERATOR: usize = 100;
-const MAX_REASON: usize = 1000;
+pub(super) const MAX_OPERATOR: usize = 100;
+pub(super) const MAX_REASON: usize = 1000;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
