@@ -73,10 +73,6 @@ impl SqliteStore {
         Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)), path: path.to_path_buf() })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Runs `f` with the connection on the blocking pool.
     async fn with<T, F>(&self, f: F) -> Result<T, StoreError>
     where

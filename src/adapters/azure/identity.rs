@@ -57,17 +57,6 @@ impl Cloud {
         }
     }
 
-    /// The token audience for Service Bus. Entra ID uses one Service Bus audience in every
-    /// cloud; only the namespace host suffix differs.
-    pub fn servicebus_audience(self) -> &'static str {
-        "https://servicebus.azure.net"
-    }
-
-    /// The token audience for Azure Storage (also the same in every cloud).
-    pub fn storage_audience(self) -> &'static str {
-        "https://storage.azure.com"
-    }
-
     /// The Entra ID authority host.
     pub fn authority_host(self) -> &'static str {
         match self {

@@ -44,10 +44,6 @@ impl Staging {
         SecretRef { vault: secret.vault.clone(), name: format!("{}-keyrelay-staging", secret.name) }
     }
 
-    pub fn secret(&self) -> &SecretRef {
-        &self.secret
-    }
-
     /// Stores the value about to be set on `slot`.
     pub async fn put(&self, slot: Slot, value: &UserPassword) -> Result<(), String> {
         let rotation = RotationId::parse(&format!("staged-{}", uuid::Uuid::new_v4().simple())).map_err(|e| e.to_string())?;

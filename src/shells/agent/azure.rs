@@ -7,7 +7,6 @@ use super::reload::HookContext;
 use super::{Agent, AgentConfig, HookReloader, QueueAckSink, Transport};
 use crate::adapters::azure::http::HttpOptions;
 use crate::adapters::azure::keyvault::KeyVaultSecrets;
-use crate::adapters::azure::sdk_transport::SdkTransport;
 use crate::adapters::azure::servicebus::{LockedMessage, ServiceBusAuth, ServiceBusCommandQueue, ServiceBusNamespace, ServiceBusReceiver};
 use crate::ports::{BusError, SystemClock};
 use async_trait::async_trait;
@@ -77,7 +76,7 @@ pub fn agent_from_config(config: &AgentConfig, http: &HttpOptions) -> anyhow::Re
     let namespace = ServiceBusNamespace::new(&config.service_bus.namespace, ServiceBusAuth::Entra(credential.clone()), http)?;
     let receiver = ServiceBusReceiver::subscription(&namespace, &config.service_bus.steps_topic, &config.subscription())?;
     let acks = ServiceBusCommandQueue::new(&namespace, &config.service_bus.acks_queue)?;
-    let secrets = KeyVaultSecrets::new(credential.clone(), SdkTransport::client_options(http)?);
+    let secrets = KeyVaultSecrets::from_http(credential.clone(), http)?;
     let transport = Transport {
         steps: Arc::new(ServiceBusSteps::new(receiver)),
         secrets: Arc::new(secrets),

@@ -13,7 +13,6 @@ use crate::adapters::azure::http::HttpOptions;
 use crate::adapters::azure::identity::{Cloud, IdentitySettings};
 use crate::adapters::azure::keyvault::KeyVaultSecrets;
 use crate::adapters::azure::providers::{ArmKeyProvider, KINDS};
-use crate::adapters::azure::sdk_transport::SdkTransport;
 use crate::adapters::azure::servicebus::{ServiceBusAuth, ServiceBusCommandQueue, ServiceBusNamespace, ServiceBusStepBus};
 use crate::adapters::sqlite_store::SqliteStore;
 use crate::core::Plan;
@@ -93,7 +92,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Handler> {
     let bus = ServiceBusNamespace::new(namespace, ServiceBusAuth::Entra(credential.clone()), &http)?;
     let steps = Arc::new(ServiceBusStepBus::new(&bus, &settings.steps_topic)?);
     let commands = Arc::new(ServiceBusCommandQueue::new(&bus, &settings.commands_queue)?);
-    let secrets: Arc<dyn SecretStore> = Arc::new(KeyVaultSecrets::new(credential.clone(), SdkTransport::client_options(&http)?));
+    let secrets: Arc<dyn SecretStore> = Arc::new(KeyVaultSecrets::from_http(credential.clone(), &http)?);
     let store = rotation_store(settings, credential.clone(), &http)?;
     let redis = redis_providers(&policy, secrets.clone(), &http)?;
     let redis_kinds = policy.credentials.iter().map(|c| (c.name.clone(), c.provider.to_string())).collect();

@@ -6,7 +6,6 @@
 
 use crate::adapters::azure::http::HttpOptions;
 use crate::adapters::azure::keyvault::KeyVaultSecrets;
-use crate::adapters::azure::sdk_transport::SdkTransport;
 use crate::adapters::azure::servicebus::{ServiceBusAuth, ServiceBusCommandQueue, ServiceBusNamespace, ServiceBusReceiver};
 use crate::adapters::redis::RedisEndpoint;
 use crate::domain::{ConsumerId, CredentialName, SecretId, SecretValue};
@@ -198,7 +197,7 @@ impl Fleet {
     pub fn start(consumers: Vec<Arc<Consumer>>, wiring: AgentWiring, pace: Duration, reload_delay: Duration) -> anyhow::Result<Fleet> {
         let credential = azure_identity::ManagedIdentityCredential::new(None)?;
         let namespace = ServiceBusNamespace::new(&wiring.namespace, ServiceBusAuth::Entra(credential.clone()), &wiring.http)?;
-        let vault: Arc<dyn SecretFetcher> = Arc::new(KeyVaultSecrets::new(credential, SdkTransport::client_options(&wiring.http)?));
+        let vault: Arc<dyn SecretFetcher> = Arc::new(KeyVaultSecrets::from_http(credential, &wiring.http)?);
         let fleet = Fleet { consumers, steps_seen: Arc::default(), wiring, reload_delay, namespace, vault, tasks: Mutex::default() };
         for consumer in &fleet.consumers {
             let c = consumer.clone();

@@ -107,10 +107,6 @@ impl ArmClient {
         })
     }
 
-    pub fn identity(&self) -> &str {
-        &self.identity
-    }
-
     pub fn call(&self, action: &str, resource: &str) -> ArmCall {
         ArmCall { action: action.to_string(), resource: resource.to_string(), identity: self.identity.clone() }
     }

@@ -88,19 +88,6 @@ impl ArmError {
         }
     }
 
-    /// The ARM error code, when ARM sent one.
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            ArmError::Unauthorized { body, .. }
-            | ArmError::Forbidden { body, .. }
-            | ArmError::NotFound { body, .. }
-            | ArmError::Conflict { body, .. }
-            | ArmError::Status { body, .. }
-            | ArmError::OperationFailed { body, .. } => Some(body.code.as_str()),
-            _ => None,
-        }
-    }
-
     /// True for failures worth retrying later: throttling, 5xx, transport errors, and a 409
     /// caused by another operation in progress (but not "subscription is disabled").
     pub fn is_transient(&self) -> bool {

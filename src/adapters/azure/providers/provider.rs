@@ -59,10 +59,6 @@ impl ArmKeyProvider {
         self.kind
     }
 
-    pub fn resource(&self) -> &ResourceId {
-        &self.resource
-    }
-
     /// `{resource type}/{op}/action` for the id at hand (entity-level rules differ from
     /// namespace-level ones), as RBAC names it.
     fn call(&self, op: &str, resource: &str) -> ArmCall {
@@ -161,9 +157,12 @@ pub fn regenerate_request(kind: &ResourceKind, slot: Slot, force: bool) -> (Stri
 
 /// Cosmos DB's safe key rotation refuses with an error whose code is not published; its
 /// documented wording is that the key "was used within the last 12 hours", and the override
-/// flag is named in the message. Recognise either.
+/// flag is named in the message. Recognise either, whether the refusal comes at once or as
+/// the end of a long-running operation.
 fn is_used_recently(error: &ArmError) -> bool {
-    let (ArmError::Status { body, .. } | ArmError::Conflict { body, .. }) = error else { return false };
+    let (ArmError::Status { body, .. } | ArmError::Conflict { body, .. } | ArmError::OperationFailed { body, .. }) = error else {
+        return false;
+    };
     let text = format!("{} {}", body.code, body.message).to_ascii_lowercase();
     text.contains("lastusage") || text.contains(&SKIP_USAGE_CHECK.to_ascii_lowercase()) || text.contains("last 12 hours")
 }
@@ -235,7 +234,7 @@ impl KeyProvider for ArmKeyProvider {
             }),
             OperationState::Ended { status, code, message } => {
                 let error = ArmError::OperationFailed { call, status, body: crate::adapters::azure::arm::ArmErrorBody { code, message } };
-                if self.kind.usage_check && error.to_string().to_ascii_lowercase().contains("last 12 hours") {
+                if self.kind.usage_check && is_used_recently(&error) {
                     return Err(ProviderError::KeyUsedRecently { detail: error.to_string() });
                 }
                 Err(error.into())

@@ -9,7 +9,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::sync::Arc;
 
-/// The Entra ID audience of Service Bus data-plane tokens.
+/// The Entra ID scope of Service Bus data-plane tokens: one audience in every cloud; only
+/// the namespace host suffix differs.
 pub const SERVICEBUS_SCOPE: &str = "https://servicebus.azure.net/.default";
 
 /// How long a SAS this client signs stays valid.

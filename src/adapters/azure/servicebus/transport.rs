@@ -53,7 +53,11 @@ impl azure_core_021::HttpClient for ServiceBusHttp {
             }
             builder = builder.header(name.as_str(), value.as_str());
         }
-        builder = builder.header("authorization", authorization.expose());
+        // Marked sensitive so reqwest and hyper keep the token or SAS out of their debug output.
+        let mut authorization = reqwest::header::HeaderValue::from_str(authorization.expose())
+            .map_err(|e| Error::message(ErrorKind::Other, format!("authorization header: {e}")))?;
+        authorization.set_sensitive(true);
+        builder = builder.header("authorization", authorization);
         let body = match request.body() {
             Body::Bytes(bytes) => bytes.clone(),
             Body::SeekableStream(_) => {

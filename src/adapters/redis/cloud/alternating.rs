@@ -10,7 +10,7 @@
 //! The database must have `enableDefaultUser: false`: otherwise the `default` user's password
 //! opens the database too, outside any rotation, and keyrelay says so instead of rotating.
 
-use super::client::{CloudClient, CloudError};
+use super::client::CloudClient;
 use super::task::{next_poll_delay, poll_once, Operation, PollResult, TaskState, TaskStateUpdate};
 use crate::adapters::redis::credential::UserPassword;
 use crate::adapters::redis::password::strong_password;
@@ -180,7 +180,6 @@ impl KeyProvider for AlternatingUsersProvider {
         match poll_once(&self.client, &op).await {
             Ok(PollResult::Done) => Ok(RegenerateOutcome::Done),
             Ok(PollResult::Pending(next)) => Ok(self.pending(next)),
-            Err(CloudError::NotFound(detail)) => Err(failed(detail, false)),
             Err(e) => Err(e.into()),
         }
     }
