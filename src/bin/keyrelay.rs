@@ -66,8 +66,9 @@ enum Command {
     /// (`POST /schedule`, `/keyvault-events`, `/rotation-commands`, `/reload-acks`, `/sweeper`,
     /// `/api`) plus `GET /` for the host's readiness probe. In Azure the host runs it as
     /// host.json's `defaultExecutablePath` with the arguments `serve`. To run it by hand, set
-    /// the app settings listed in docs/settings.md (at least KEYRELAY_SERVICEBUS_NAMESPACE and
-    /// FUNCTIONS_CUSTOMHANDLER_PORT) and start `keyrelay serve`; then POST the envelopes
+    /// the app settings listed in docs/settings.md (at least KEYRELAY_SERVICEBUS_NAMESPACE,
+    /// FUNCTIONS_CUSTOMHANDLER_PORT and, unless ./policy.toml exists, KEYRELAY_POLICY) and
+    /// start `keyrelay serve`; then POST the envelopes
     /// the host would send, e.g. the files in fixtures/functions/requests.
     Serve,
     /// Build the deployable zip: host.json, <function>/function.json, the executable, policy.
