@@ -189,7 +189,7 @@ fn stored(rotation: Rotation, etag: Etag) -> StoredRotation {
 impl RotationStore for BlobStore {
     async fn create(&self, rotation: &Rotation) -> Result<Version, StoreError> {
         let credential = &rotation.plan.credential;
-        // Two rounds: a claim can lose to a writer that changed `current/` in between.
+        // Up to three rounds: a claim can lose to a writer that changed `current/` in between.
         if self.get(&history_name(&rotation.id)).await?.is_some() {
             return Err(StoreError::Exists(rotation.id.clone()));
         }

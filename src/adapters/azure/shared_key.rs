@@ -17,7 +17,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::sync::Arc;
 
-/// Signs requests for one storage account. The key is decoded once and never printed.
+/// Signs requests for one storage account. The key is checked (base64) once, never printed,
+/// and its decoded bytes live only while one signature is computed, zeroed after.
 pub struct SharedKeyPolicy {
     account: String,
     key: SecretValue,
@@ -39,9 +40,7 @@ impl SharedKeyPolicy {
     }
 
     fn signature(&self, string_to_sign: &str) -> String {
-        let key = base64::engine::general_purpose::STANDARD
-            .decode(self.key.expose().trim())
-            .expect("checked in new");
+        let key = zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.decode(self.key.expose().trim()).expect("checked in new"));
         let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
         mac.update(string_to_sign.as_bytes());
         base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())

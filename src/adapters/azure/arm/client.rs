@@ -170,24 +170,20 @@ impl ArmClient {
                 }
                 Err(e) => Err(ArmError::Transport { call: call.clone(), detail: format!("sending the request: {e}") }),
             };
-            let (retry_after, error) = match outcome {
+            // One wait per attempt (the jitter is drawn once): the one a Throttled error
+            // reports is the one this loop sleeps.
+            let (wait, error) = match outcome {
                 Ok(response) if (200..300).contains(&response.status) => return Ok(response),
                 Ok(response) => {
-                    let retry_after = response.retry_after();
-                    let error = ArmError::from_status(
-                        call.clone(),
-                        response.status,
-                        &response.body,
-                        retry_after.unwrap_or_else(|| self.retry.backoff(attempt)),
-                    );
+                    let wait = self.retry.delay(attempt, response.retry_after());
+                    let error = ArmError::from_status(call.clone(), response.status, &response.body, wait);
                     if !RetryPolicy::retryable(response.status) {
                         return Err(error);
                     }
-                    (retry_after, error)
+                    (wait, error)
                 }
-                Err(error) => (None, error),
+                Err(error) => (self.retry.backoff(attempt), error),
             };
-            let wait = self.retry.delay(attempt, retry_after);
             if attempt >= self.retry.max_attempts || wait > self.retry.max_delay {
                 tracing::warn!(action = %call.action, resource = %call.resource, attempt, "giving up: {error}");
                 return Err(error);

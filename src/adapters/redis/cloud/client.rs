@@ -167,6 +167,7 @@ impl CloudClient {
                 transient: true,
             })?;
             let status = resp.status();
+            let retry_after = crate::adapters::azure::arm::retry::parse_retry_after(resp.headers());
             let text = resp.text().await.unwrap_or_default();
             if status.is_success() {
                 return serde_json::from_str(&text).or_else(|e| {
@@ -178,7 +179,8 @@ impl CloudClient {
                 });
             }
             if status == StatusCode::TOO_MANY_REQUESTS {
-                let delay = self.options.throttle.delay(attempt);
+                // The server's Retry-After, when it sends one, wins over our own backoff.
+                let delay = retry_after.unwrap_or_else(|| self.options.throttle.delay(attempt));
                 if attempt >= self.options.throttle_retries {
                     return Err(CloudError::Throttled { retry_after: delay });
                 }
