@@ -25,6 +25,15 @@ pub enum Cloud {
 }
 
 impl Cloud {
+    /// The `KEYRELAY_CLOUD` spelling `parse` reads back.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cloud::Public => "public",
+            Cloud::China => "china",
+            Cloud::UsGovernment => "usgovernment",
+        }
+    }
+
     pub fn parse(value: &str) -> anyhow::Result<Cloud> {
         match value.trim().to_ascii_lowercase().as_str() {
             "" | "public" | "azurecloud" => Ok(Cloud::Public),

@@ -7,6 +7,7 @@
 
 use crate::adapters::azure::identity::IdentitySettings;
 use crate::domain::{ConsumerId, CredentialName, HumanDuration};
+use crate::shells::settings;
 use serde::Deserialize;
 use serde_spanned::Spanned;
 use std::path::{Path, PathBuf};
@@ -299,9 +300,9 @@ impl AgentConfig {
     pub fn identity_settings(&self) -> anyhow::Result<IdentitySettings> {
         let azure = &self.azure;
         IdentitySettings::from_lookup(|name| match name {
-            "KEYRELAY_CREDENTIAL" => Some(azure.credential.clone()),
-            "KEYRELAY_CLIENT_ID" => azure.client_id.clone(),
-            "KEYRELAY_CLOUD" => Some(azure.cloud.clone()),
+            settings::CREDENTIAL => Some(azure.credential.clone()),
+            settings::CLIENT_ID => azure.client_id.clone(),
+            settings::CLOUD => Some(azure.cloud.clone()),
             other => std::env::var(other).ok(),
         })
     }

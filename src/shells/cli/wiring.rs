@@ -10,7 +10,7 @@
 use crate::adapters::azure::arm::client::ArmClient;
 use crate::adapters::azure::blob_store::{BlobAuth, BlobStore};
 use crate::adapters::azure::http::HttpOptions;
-use crate::adapters::azure::identity::{Cloud, IdentitySettings};
+use crate::adapters::azure::identity::IdentitySettings;
 use crate::adapters::azure::keyvault::KeyVaultSecrets;
 use crate::adapters::azure::providers::{ArmKeyProvider, KINDS};
 use crate::adapters::azure::servicebus::{ServiceBusAuth, ServiceBusCommandQueue, ServiceBusNamespace, ServiceBusStepBus};
@@ -35,19 +35,10 @@ pub fn identity_settings(settings: &Settings) -> anyhow::Result<IdentitySettings
     IdentitySettings::from_lookup(|name| match name {
         settings::CREDENTIAL => Some(settings.credential.as_str().to_string()),
         settings::CLIENT_ID => settings.client_id.clone(),
-        settings::CLOUD => Some(cloud_name(settings.cloud).to_string()),
+        settings::CLOUD => Some(settings.cloud.as_str().to_string()),
         settings::ARM_ENDPOINT => settings.arm_endpoint.clone(),
         other => std::env::var(other).ok(),
     })
-}
-
-/// The `KEYRELAY_CLOUD` spelling of a parsed cloud, to hand it back to the identity settings.
-fn cloud_name(cloud: Cloud) -> &'static str {
-    match cloud {
-        Cloud::Public => "public",
-        Cloud::China => "china",
-        Cloud::UsGovernment => "usgovernment",
-    }
 }
 
 /// Key providers: the Redis ones built from the policy at start-up (by credential), the
