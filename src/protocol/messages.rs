@@ -72,18 +72,34 @@ pub struct Heartbeat {
 /// Longest detail kept from an ack; longer ones are cut (they go into evidence and logs).
 pub const MAX_DETAIL: usize = 500;
 
+/// The `schema` a message body names, if it is JSON that names one (to route a body before
+/// parsing it as the message it says it is).
+pub fn schema_of(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("schema").and_then(|s| s.as_str()).map(str::to_string)
+}
+
+/// Parses a message body as JSON and checks it names `schema`: the check every reader of a
+/// keyrelay message makes before its fields, so a message of another schema or version is a
+/// clear error and never half-understood.
+pub fn schema_checked(body: &[u8], schema: &str) -> Result<serde_json::Value, String> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    if !v.is_object() {
+        return Err(format!("a {schema} message must be a JSON object"));
+    }
+    match v.get("schema") {
+        Some(serde_json::Value::String(s)) if s == schema => Ok(v),
+        Some(other) => Err(format!("unknown message schema {other}; expected {schema:?}")),
+        None => Err(format!("no \"schema\" field; expected {schema:?}")),
+    }
+}
+
 macro_rules! parse_with_schema {
     ($ty:ident, $schema:ident) => {
         impl $ty {
             /// Parses a message body and checks its schema name.
             pub fn from_json(body: &[u8]) -> Result<$ty, String> {
-                let v: serde_json::Value =
-                    serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-                match v.get("schema").and_then(|s| s.as_str()) {
-                    Some(s) if s == $schema => {}
-                    Some(other) => return Err(format!("unknown message schema {other:?}; expected {:?}", $schema)),
-                    None => return Err(format!("no \"schema\" field; expected {:?}", $schema)),
-                }
+                let v = schema_checked(body, $schema)?;
                 serde_json::from_value(v).map_err(|e| format!("not a valid {}: {e}", $schema))
             }
         }

@@ -5,5 +5,5 @@
 mod messages;
 mod proof;
 
-pub use messages::{Ack, Heartbeat, Step, ACK_SCHEMA, HEARTBEAT_SCHEMA, STEP_SCHEMA};
+pub use messages::{schema_checked, schema_of, Ack, Heartbeat, Step, ACK_SCHEMA, HEARTBEAT_SCHEMA, STEP_SCHEMA};
 pub use proof::{proof_for, verify_proof, Proof};

@@ -52,13 +52,10 @@ impl Command {
         if body.len() > MAX_COMMAND_BYTES {
             return Err(format!("command of {} bytes exceeds the {MAX_COMMAND_BYTES}-byte limit", body.len()));
         }
-        let mut v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-        let obj = v.as_object_mut().ok_or("a command must be a JSON object")?;
-        match obj.remove("schema") {
-            Some(Value::String(s)) if s == COMMAND_SCHEMA => {}
-            Some(other) => return Err(format!("unknown message schema {other}; expected {COMMAND_SCHEMA:?}")),
-            None => return Err(format!("no \"schema\" field; expected {COMMAND_SCHEMA:?}")),
-        }
+        let mut v = crate::protocol::schema_checked(body, COMMAND_SCHEMA)?;
+        // The command's fields are a tagged enum that refuses unknown fields; `schema` is the
+        // envelope's, checked above.
+        v.as_object_mut().expect("a value naming a schema is an object").remove("schema");
         serde_json::from_value(v).map_err(|e| format!("not a valid {COMMAND_SCHEMA}: {e}"))
     }
 }

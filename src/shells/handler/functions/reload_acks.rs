@@ -12,9 +12,7 @@ pub(crate) async fn run(h: &Handler, invocation: &Invocation) -> Result<Invocati
         Err(resp) => return Ok(resp),
     };
     let what = meta.describe();
-    let schema = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v.get("schema").and_then(|s| s.as_str()).map(str::to_string));
+    let schema = crate::protocol::schema_of(&body);
     let mut resp = InvocationResponse::default();
     match schema.as_deref() {
         Some(HEARTBEAT_SCHEMA) => {
